@@ -1,0 +1,860 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import NIOTLS
+import PolicyEngine
+
+/// The request loop of one client connection, for both roles:
+///
+/// - `.front`: the plain connection from the sandbox. It takes `CONNECT host:port` (then hands
+///   the connection to a tunnel or a MITM session and removes itself) and absolute-form
+///   plain-HTTP requests.
+/// - `.mitm`: the decrypted inner connection of a CONNECT. Every request must name the CONNECT
+///   host; it goes upstream over verified TLS to the address pinned at CONNECT time.
+///
+/// The stages read top to bottom: target → network decision → rules → secrets → upstream →
+/// response (masking) → one audit record, also on failure.
+final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    struct MITMTarget {
+        var host: String
+        var port: Int
+        var address: IPAddress
+        var connectDecision: Decision
+    }
+
+    enum Role {
+        case front
+        case mitm(MITMTarget)
+    }
+
+    let runtime: SandboxRuntime
+    let active: ActivePolicy
+    let role: Role
+    let pool: UpstreamPool
+    let dialer: UpstreamDialer
+    let connectionHandoff: ConnectHandoff
+
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+    /// Parts of a pipelined next request, replayed when the current exchange ends.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var readPending = false
+    private var closeAfterResponse = false
+    private var headerTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var requestsServed = 0
+    private var pendingConnect: HTTPRequestHead?
+    private var handingOff = false
+    /// Totals for the MITM session's connect record.
+    private(set) var sessionBytesUp = 0
+    private(set) var sessionBytesDown = 0
+
+    init(runtime: SandboxRuntime, active: ActivePolicy, role: Role, pool: UpstreamPool, dialer: UpstreamDialer, connectionHandoff: ConnectHandoff) {
+        self.runtime = runtime
+        self.active = active
+        self.role = role
+        self.pool = pool
+        self.dialer = dialer
+        self.connectionHandoff = connectionHandoff
+    }
+
+    private var policy: CompiledPolicy { active.policy }
+    private var limits: Limits { active.policy.limits }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        armHeaderTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        if let ex = exchange {
+            exchange = nil
+            ex.upstream?.channel.close(promise: nil)
+            ex.upstream = nil
+            if !ex.audited {
+                ex.record.detail = ex.record.detail ?? "client closed the connection"
+                finishAudit(ex, status: ex.responseStatus)
+            }
+        }
+        context.fireChannelInactive()
+    }
+
+    private func armHeaderTimer(context: ChannelHandlerContext) {
+        headerTimer?.cancel()
+        let timeout = TimeAmount.milliseconds(Int64(limits.headerTimeoutSeconds * 1000))
+        headerTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            guard let self, let ctx = self.context, self.exchange == nil else { return }
+            ctx.close(promise: nil)
+        }
+    }
+
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        let timeout = TimeAmount.milliseconds(Int64(limits.idleTimeoutSeconds * 1000))
+        idleTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
+            guard let self, let ctx = self.context, self.exchange == nil else { return }
+            ctx.close(promise: nil)
+        }
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = Self.unwrapInboundIn(data)
+        if exchange != nil || !queued.isEmpty {
+            if case .head = part, exchange != nil || !queued.isEmpty {
+                queued.append(part)
+                return
+            }
+            if !queued.isEmpty {
+                queued.append(part)
+                return
+            }
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            headerTimer?.cancel()
+            idleTimer?.cancel()
+            startExchange(head, context: context)
+        case .body(let body):
+            guard let ex = exchange else { return }
+            ex.record.bytesUp = (ex.record.bytesUp ?? 0) + body.readableBytes
+            sessionBytesUp += body.readableBytes
+            clientBody(ex, body, context: context)
+        case .end:
+            if let connect = pendingConnect {
+                pendingConnect = nil
+                // No more reads on this pipeline: the next bytes belong to the tunnel or TLS,
+                // and the handoff asks for them once the new handlers are in place.
+                handingOff = true
+                connectionHandoff.handleConnect(head: connect, handler: self, context: context)
+                return
+            }
+            guard let ex = exchange else { return }
+            ex.requestEnded = true
+            clientEnd(ex, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Parser errors: 431 for oversized heads, 400 for the rest; then close.
+        if let parseError = error as? HTTPParserError {
+            let status: HTTPResponseStatus = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            if exchange == nil {
+                let host: String
+                if case .mitm(let t) = role { host = t.host } else { host = "" }
+                let (head, body) = DenialResponse.make(
+                    status: status, reason: .bad_request, rule: nil, host: host,
+                    message: status == .requestHeaderFieldsTooLarge ? "The request head is too large." : "The request could not be parsed.",
+                    keepAlive: false, allocator: context.channel.allocator)
+                context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+                context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                var rec = newRecord(host: host, port: 0, mode: modeForRole, decision: .deny(.bad_request))
+                rec.status = Int(status.code)
+                rec.detail = "parse error: \(parseError)"
+                runtime.audit.write(rec)
+                return
+            }
+        }
+        context.close(promise: nil)
+    }
+
+    private var modeForRole: ProxyMode {
+        if case .mitm = role { return .mitm }
+        return .http
+    }
+
+    // MARK: - Outbound read gating (backpressure towards the client)
+
+    func read(context: ChannelHandlerContext) {
+        if pendingConnect != nil || handingOff {
+            readPending = true
+            return
+        }
+        if let ex = exchange {
+            // Hold reads while deciding, while the upstream can't take more, or once this
+            // request is complete (pipelined requests wait in the socket, not in memory).
+            let hold: Bool
+            switch ex.phase {
+            case .deciding: hold = true
+            case .forwarding: hold = ex.requestEnded || !(ex.upstream?.channel.isWritable ?? false)
+            case .denied: hold = false
+            case .done: hold = ex.requestEnded
+            }
+            if hold {
+                readPending = true
+                return
+            }
+        }
+        context.read()
+    }
+
+    private func resumeClientReads() {
+        guard readPending, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            exchange?.upstream?.handler.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Stage 1: target
+
+    private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        requestsServed += 1
+        switch role {
+        case .front:
+            if head.method == .CONNECT {
+                // Act on the CONNECT once its `.end` arrived, so the HTTP decoder has finished
+                // the message before the handoff removes it from the pipeline.
+                pendingConnect = head
+                return
+            }
+            guard let target = RequestTarget.parseAbsolute(head.uri), target.scheme == "http" else {
+                let reasonText = head.uri.lowercased().hasPrefix("https://")
+                    ? "Use CONNECT for https:// URLs (set HTTPS_PROXY)."
+                    : "This is a forward proxy: send an absolute-form http:// URL or CONNECT."
+                respondEarly(head: head, status: .badRequest, decision: .deny(.bad_request), host: "", port: 0,
+                             mode: .http, message: reasonText, context: context)
+                return
+            }
+            let ex = Exchange(head: head, target: target, mode: .http, tls: false, record: newRecord(host: target.host, port: target.port, mode: .http, decision: .allow()))
+            exchange = ex
+            decideNetworkThenRequest(ex, context: context)
+
+        case .mitm(let mitm):
+            // The inner request must name the CONNECT host (origin form + Host, or absolute form).
+            var target: RequestTarget
+            if let abs = RequestTarget.parseAbsolute(head.uri) {
+                target = abs
+            } else if head.uri.hasPrefix("/") {
+                let hostHeader = head.headers.first(name: "host") ?? ""
+                guard let (h, p) = RequestTarget.parseAuthority(hostHeader, defaultPort: mitm.port) else {
+                    respondEarly(head: head, status: .badRequest, decision: .deny(.bad_request), host: mitm.host, port: mitm.port,
+                                 mode: .mitm, message: "Missing or invalid Host header.", context: context)
+                    return
+                }
+                target = RequestTarget(scheme: "https", host: h, port: p, pathAndQuery: head.uri)
+            } else {
+                respondEarly(head: head, status: .badRequest, decision: .deny(.bad_request), host: mitm.host, port: mitm.port,
+                             mode: .mitm, message: nil, context: context)
+                return
+            }
+            if target.host != mitm.host || (target.port != mitm.port && !(target.port == 443 && head.uri.hasPrefix("/"))) {
+                var rec = newRecord(host: mitm.host, port: mitm.port, mode: .mitm, decision: .deny(.host_mismatch))
+                rec.method = head.method.rawValue
+                rec.path = RequestTarget.auditPath(target.pathAndQuery)
+                rec.detail = "request names \(target.host):\(target.port)"
+                respondDenied(head: head, record: rec, status: .misdirectedRequest, context: context)
+                return
+            }
+            target.host = mitm.host
+            target.port = mitm.port
+            target.scheme = "https"
+            var rec = newRecord(host: mitm.host, port: mitm.port, mode: .mitm, decision: .allow())
+            rec.ip = mitm.address.description
+            let ex = Exchange(head: head, target: target, mode: .mitm, tls: true, record: rec)
+            ex.address = mitm.address
+            exchange = ex
+            decideRequest(ex, context: context)
+        }
+    }
+
+    // MARK: - Stage 2: network decision (plain HTTP; MITM decided at CONNECT)
+
+    private func decideNetworkThenRequest(_ ex: Exchange, context: ChannelHandlerContext) {
+        let host = ex.target.host
+        if let denied = policy.hostDecision(host: host) {
+            deny(ex, denied, context: context)
+            return
+        }
+        runtime.resolver.resolve(host, on: context.eventLoop).whenComplete { [weak self] result in
+            guard let self, let context = self.context, self.exchange === ex else { return }
+            switch result {
+            case .failure:
+                self.fail(ex, ProxyFailure(.upstream, .dns_failure, "name did not resolve"), context: context)
+            case .success(let addresses):
+                let cd = self.policy.connectDecision(host: host, addresses: addresses)
+                guard cd.decision.isAllowed, let first = cd.allowedAddresses.first else {
+                    if let a = addresses.first { ex.record.ip = a.description }
+                    self.deny(ex, cd.decision, context: context)
+                    return
+                }
+                ex.address = first
+                ex.record.ip = first.description
+                if cd.decision.rule != nil { ex.record.decision.rule = cd.decision.rule }
+                self.decideRequest(ex, context: context)
+            }
+        }
+    }
+
+    // MARK: - Stage 3: rules and secrets
+
+    private func decideRequest(_ ex: Exchange, context: ChannelHandlerContext) {
+        let head = ex.head
+        ex.record.method = head.method.rawValue
+        ex.record.path = RequestTarget.auditPath(ex.target.pathAndQuery)
+
+        let rule = policy.ruleDecision(host: ex.target.host, method: head.method.rawValue, path: String(ex.target.path))
+        if !rule.isAllowed {
+            deny(ex, rule, context: context)
+            return
+        }
+        if rule.rule != nil { ex.record.decision.rule = rule.rule }
+
+        // Secrets: substitute for allowed hosts over TLS; any other placeholder denies.
+        let secrets = active.secrets
+        var upstreamHead = head
+        upstreamHead.uri = ex.target.pathAndQuery
+        let isUpgrade = head.headers.contains(name: "upgrade")
+        HopByHop.strip(&upstreamHead.headers, keepUpgrade: isUpgrade)
+        ex.isUpgrade = isUpgrade
+        if upstreamHead.headers["host"].isEmpty {
+            upstreamHead.headers.add(name: "Host", value: Self.hostHeader(ex.target))
+        }
+        if secrets.isActive {
+            let plan = secrets.requestPlan(host: ex.target.host, overTLS: ex.tls)
+            var substituted = Set<String>()
+            var refused = Set<String>()
+            var newHeaders = HTTPHeaders()
+            for (name, value) in upstreamHead.headers {
+                let r = plan.substituteHeader(name: name, value: value)
+                substituted.formUnion(r.substituted)
+                refused.formUnion(r.refused)
+                newHeaders.add(name: name, value: r.value)
+            }
+            upstreamHead.headers = newHeaders
+            if let q = ex.target.query {
+                let r = plan.substituteQuery(String(q))
+                substituted.formUnion(r.substituted)
+                refused.formUnion(r.refused)
+                upstreamHead.uri = String(ex.target.path) + "?" + r.value
+            }
+            if !refused.isEmpty {
+                ex.record.secrets = refused.sorted()
+                deny(ex, .deny(.secret_host_mismatch, rule: refused.sorted().first.map { "secrets.entries.\($0)" }), context: context)
+                return
+            }
+            ex.substituted = substituted
+            ex.bodyPlan = plan.makeBodyPlan()
+            if ex.bodyPlan?.rewrites == true, Self.hasBody(head) {
+                // The body may change length: re-frame as chunked.
+                upstreamHead.headers.remove(name: "content-length")
+                upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            }
+        }
+        ex.upstreamHead = upstreamHead
+        connectUpstream(ex, context: context)
+    }
+
+    private static func hostHeader(_ t: RequestTarget) -> String {
+        let h = t.host.contains(":") ? "[\(t.host)]" : t.host
+        let defaultPort = t.scheme == "https" ? 443 : 80
+        return t.port == defaultPort ? h : "\(h):\(t.port)"
+    }
+
+    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        if let cl = head.headers.first(name: "content-length"), let n = Int(cl) { return n > 0 }
+        return head.headers.contains(name: "transfer-encoding")
+    }
+
+    // MARK: - Stage 4: upstream
+
+    private func connectUpstream(_ ex: Exchange, context: ChannelHandlerContext) {
+        guard let address = ex.address else {
+            fail(ex, ProxyFailure(.internal, .upstream_error, "no address"), context: context)
+            return
+        }
+        let key = UpstreamKey(sandbox: runtime.sandbox, host: ex.target.host, port: ex.target.port, address: address, tls: ex.tls)
+        if let conn = pool.takeIdle(key) {
+            attach(ex, conn, context: context)
+            return
+        }
+        dialer.connectHTTP(key: key, on: context.eventLoop).whenComplete { [weak self] result in
+            guard let self, let context = self.context else {
+                if case .success(let c) = result { c.channel.close(promise: nil) }
+                return
+            }
+            guard self.exchange === ex else {
+                if case .success(let c) = result { c.channel.close(promise: nil) }
+                return
+            }
+            switch result {
+            case .success(let conn): self.attach(ex, conn, context: context)
+            case .failure(let error): self.fail(ex, ProxyFailure.upstream(error), context: context)
+            }
+        }
+    }
+
+    private func attach(_ ex: Exchange, _ conn: UpstreamConnection, context: ChannelHandlerContext) {
+        ex.upstream = conn
+        ex.phase = .forwarding
+        let sink = ExchangeSink(handler: self, exchange: ex)
+        ex.sink = sink
+        conn.handler.sink = sink
+        let ch = conn.channel
+        ch.write(HTTPClientRequestPart.head(ex.upstreamHead), promise: nil)
+        // Body parts that arrived while deciding.
+        let buffered = ex.bufferedBody
+        ex.bufferedBody.removeAll()
+        for b in buffered { forwardBody(ex, b) }
+        if ex.requestEnded {
+            finishUpstreamRequest(ex)
+        } else {
+            ch.flush()
+        }
+        resumeClientReads()
+    }
+
+    private func clientBody(_ ex: Exchange, _ body: ByteBuffer, context: ChannelHandlerContext) {
+        switch ex.phase {
+        case .deciding:
+            ex.bufferedBody.append(body)
+        case .forwarding:
+            forwardBody(ex, body)
+            ex.upstream?.channel.flush()
+        case .denied, .done:
+            ex.discarded += body.readableBytes
+            if ex.discarded > 8 * 1024 * 1024 { context.close(promise: nil) }
+        }
+    }
+
+    private func forwardBody(_ ex: Exchange, _ body: ByteBuffer) {
+        guard let ch = ex.upstream?.channel else { return }
+        var out = body
+        if var plan = ex.bodyPlan {
+            let r = plan.feed(body)
+            ex.bodyPlan = plan
+            if !r.refused.isEmpty {
+                refuseMidStream(ex, refused: r.refused)
+                return
+            }
+            out = r.output
+        }
+        if out.readableBytes > 0 {
+            ch.write(HTTPClientRequestPart.body(.byteBuffer(out)), promise: nil)
+        }
+    }
+
+    private func clientEnd(_ ex: Exchange, context: ChannelHandlerContext) {
+        switch ex.phase {
+        case .deciding:
+            break  // attach() sends the end
+        case .forwarding:
+            finishUpstreamRequest(ex)
+        case .denied:
+            ex.phase = .done
+            completeExchange(ex, context: context)
+        case .done:
+            completeExchange(ex, context: context)
+        }
+    }
+
+    private func finishUpstreamRequest(_ ex: Exchange) {
+        guard let ch = ex.upstream?.channel else { return }
+        if var plan = ex.bodyPlan {
+            let r = plan.finish()
+            ex.bodyPlan = plan
+            if !r.refused.isEmpty {
+                refuseMidStream(ex, refused: r.refused)
+                return
+            }
+            if r.output.readableBytes > 0 {
+                ch.write(HTTPClientRequestPart.body(.byteBuffer(r.output)), promise: nil)
+            }
+            ex.substituted.formUnion(plan.substitutedNames)
+        }
+        ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        ex.upstreamRequestSent = true
+    }
+
+    /// A placeholder of a secret not allowed for this host appeared in the body: the upstream
+    /// connection is dropped before the request completes, and the sandbox gets 403.
+    private func refuseMidStream(_ ex: Exchange, refused: Set<String>) {
+        ex.upstream?.handler.detach()
+        ex.upstream?.channel.close(promise: nil)
+        ex.upstream = nil
+        ex.record.secrets = refused.sorted()
+        guard let context else { return }
+        deny(ex, .deny(.secret_host_mismatch, rule: refused.sorted().first.map { "secrets.entries.\($0)" }), context: context)
+    }
+
+    // MARK: - Stage 5: response
+
+    fileprivate func responseHead(_ ex: Exchange, _ head: HTTPResponseHead) {
+        guard let context, exchange === ex else { return }
+        let code = head.status.code
+        if code >= 100 && code < 200 && code != 101 {
+            // 100-continue and other interim responses go through as they are.
+            context.writeAndFlush(Self.wrapOutboundOut(.head(head)), promise: nil)
+            return
+        }
+        ex.responseStatus = Int(code)
+        if code == 101 && ex.isUpgrade {
+            upgrade(ex, head, context: context)
+            return
+        }
+        var out = head
+        out.version = ex.head.version
+        let upstreamKeepAlive = head.isKeepAlive
+        ex.upstreamReusable = upstreamKeepAlive
+        HopByHop.strip(&out.headers, keepUpgrade: false)
+        let secrets = active.secrets
+        let mayHaveBody = ex.head.method != .HEAD && code != 204 && code != 304
+        if secrets.isActive {
+            var masked = HTTPHeaders()
+            for (name, value) in out.headers {
+                let r = secrets.maskHeaderValue(value)
+                masked.add(name: name, value: r)
+            }
+            out.headers = masked
+            if mayHaveBody {
+                ex.masker = secrets.makeResponseMasker()
+                let cl = out.headers.first(name: "content-length").flatMap(Int.init)
+                if let cl, cl <= Exchange.maskBufferLimit {
+                    ex.responseBuffer = context.channel.allocator.buffer(capacity: cl)
+                } else {
+                    out.headers.remove(name: "content-length")
+                    if ex.head.version.minor >= 1 {
+                        out.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+                    } else {
+                        closeAfterResponse = true
+                    }
+                }
+            }
+        }
+        if mayHaveBody, !out.headers.contains(name: "content-length"), !out.headers.contains(name: "transfer-encoding") {
+            // Close-delimited upstream body: chunk it for HTTP/1.1 clients.
+            if ex.head.version.minor >= 1 {
+                out.headers.add(name: "Transfer-Encoding", value: "chunked")
+            } else {
+                closeAfterResponse = true
+            }
+        }
+        if !ex.head.isKeepAlive || closeAfterResponse || ex.isUpgrade {
+            closeAfterResponse = true
+            out.headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if ex.head.version.minor == 0 {
+            out.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+        ex.responseStarted = true
+        ex.clientHead = out
+        if ex.responseBuffer == nil {
+            context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
+        }
+    }
+
+    fileprivate func responseBody(_ ex: Exchange, _ body: ByteBuffer) {
+        guard let context, exchange === ex else { return }
+        ex.record.bytesDown = (ex.record.bytesDown ?? 0) + body.readableBytes
+        sessionBytesDown += body.readableBytes
+        var out = body
+        if var masker = ex.masker {
+            out = masker.feed(body)
+            ex.masker = masker
+        }
+        if ex.responseBuffer != nil {
+            ex.responseBuffer!.writeBuffer(&out)
+            return
+        }
+        if out.readableBytes > 0 {
+            context.writeAndFlush(Self.wrapOutboundOut(.body(.byteBuffer(out))), promise: nil)
+        }
+    }
+
+    fileprivate func responseEnd(_ ex: Exchange, _ trailers: HTTPHeaders?) {
+        guard let context, exchange === ex else { return }
+        if var masker = ex.masker {
+            var tail = masker.finish()
+            ex.masker = masker
+            if ex.responseBuffer != nil {
+                ex.responseBuffer!.writeBuffer(&tail)
+            } else if tail.readableBytes > 0 {
+                context.write(Self.wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
+            }
+        }
+        if let buffered = ex.responseBuffer, var head = ex.clientHead {
+            head.headers.replaceOrAdd(name: "Content-Length", value: String(buffered.readableBytes))
+            context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffered))), promise: nil)
+            ex.responseBuffer = nil
+        }
+        ex.responseEnded = true
+        ex.phase = .done
+        // The upstream connection goes back to the pool only after a clean, complete exchange.
+        if let conn = ex.upstream {
+            ex.upstream = nil
+            if ex.upstreamReusable && ex.upstreamRequestSent {
+                pool.release(conn)
+            } else {
+                conn.handler.detach()
+                conn.channel.close(promise: nil)
+            }
+        }
+        let close = closeAfterResponse
+        context.writeAndFlush(Self.wrapOutboundOut(.end(trailers))).whenComplete { _ in
+            if close { context.close(promise: nil) }
+        }
+        if !ex.requestEnded {
+            // The upstream answered before the request body finished: drop the rest.
+            ex.phase = .done
+            finishAudit(ex, status: ex.responseStatus)
+            return
+        }
+        completeExchange(ex, context: context)
+    }
+
+    fileprivate func upstreamFailed(_ ex: Exchange, _ failure: ProxyFailure) {
+        guard let context, exchange === ex else { return }
+        ex.upstream = nil
+        if ex.responseStarted {
+            ex.record.detail = failure.detail
+            ex.record.decision = .deny(failure.reason)
+            finishAudit(ex, status: ex.responseStatus)
+            exchange = nil
+            context.close(promise: nil)
+            return
+        }
+        fail(ex, failure, context: context)
+    }
+
+    // MARK: - WebSocket (and other) upgrades
+
+    private func upgrade(_ ex: Exchange, _ head: HTTPResponseHead, context: ChannelHandlerContext) {
+        guard let conn = ex.upstream else { return }
+        ex.upstream = nil
+        var out = head
+        out.version = ex.head.version
+        if active.secrets.isActive {
+            var masked = HTTPHeaders()
+            for (name, value) in out.headers { masked.add(name: name, value: active.secrets.maskHeaderValue(value)) }
+            out.headers = masked
+        }
+        ex.responseStarted = true
+        ex.responseEnded = true
+        ex.phase = .done
+        finishAudit(ex, status: 101)
+        exchange = nil
+        let clientChannel = context.channel
+        let upstreamChannel = conn.channel
+        let masking = active.secrets.isActive ? active.secrets : nil
+        context.writeAndFlush(Self.wrapOutboundOut(.head(out))).flatMapThrowing {
+            // Raw bytes from here on: remove HTTP codecs on both sides, then glue.
+            let c = clientChannel.pipeline.syncOperations
+            let u = upstreamChannel.pipeline.syncOperations
+            do {
+                if let enc = try? c.handler(type: HTTPResponseEncoder.self) { c.removeHandler(enc, promise: nil) }
+                if let v = try? c.handler(type: NIOHTTPResponseHeadersValidator.self) { c.removeHandler(v, promise: nil) }
+                if let dec = try? c.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) { c.removeHandler(dec, promise: nil) }
+                if let enc = try? u.handler(type: HTTPRequestEncoder.self) { u.removeHandler(enc, promise: nil) }
+                u.removeHandler(conn.handler, promise: nil)
+                if let dec = try? u.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) { u.removeHandler(dec, promise: nil) }
+                if let idle = try? u.handler(type: IdleStateHandler.self) { u.removeHandler(idle, promise: nil) }
+                // Frames are relayed as they are (WebSocket frame masking of secrets: not yet).
+                _ = masking
+                let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
+                try c.addHandler(clientGlue)
+                try u.addHandler(upstreamGlue)
+                c.removeHandler(context: context, promise: nil)
+            }
+        }.whenFailure { _ in
+            clientChannel.close(promise: nil)
+            upstreamChannel.close(promise: nil)
+        }
+    }
+
+    // MARK: - Denials and failures
+
+    private func deny(_ ex: Exchange, _ decision: Decision, context: ChannelHandlerContext) {
+        ex.record.decision = decision
+        let status: HTTPResponseStatus = decision.reason == .host_mismatch ? .misdirectedRequest : .forbidden
+        sendError(ex, status: status, reason: decision.reason, rule: decision.rule, message: nil, context: context)
+    }
+
+    private func fail(_ ex: Exchange, _ failure: ProxyFailure, context: ChannelHandlerContext) {
+        ex.record.decision = .deny(failure.reason)
+        ex.record.detail = failure.detail
+        sendError(ex, status: failure.status, reason: failure.reason, rule: nil, message: nil, context: context)
+    }
+
+    private func sendError(_ ex: Exchange, status: HTTPResponseStatus, reason: Reason, rule: String?, message: String?, context: ChannelHandlerContext) {
+        ex.upstream?.handler.detach()
+        ex.upstream?.channel.close(promise: nil)
+        ex.upstream = nil
+        ex.bufferedBody.removeAll()
+        let keepAlive = ex.head.isKeepAlive && !ex.isUpgrade
+        if !keepAlive { closeAfterResponse = true }
+        let (head, body) = DenialResponse.make(
+            status: status, reason: reason, rule: rule, host: ex.target.host, message: message,
+            keepAlive: keepAlive, version: ex.head.version, allocator: context.channel.allocator)
+        ex.responseStatus = Int(status.code)
+        ex.responseStarted = true
+        ex.responseEnded = true
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let close = closeAfterResponse
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if close { context.close(promise: nil) }
+        }
+        if ex.requestEnded {
+            ex.phase = .done
+            completeExchange(ex, context: context)
+        } else {
+            // Keep reading (and dropping) the body so the connection stays usable.
+            ex.phase = .denied
+            finishAudit(ex, status: ex.responseStatus)
+            resumeClientReads()
+        }
+    }
+
+    /// A request refused before any exchange exists (bad request line).
+    private func respondEarly(head: HTTPRequestHead, status: HTTPResponseStatus, decision: Decision, host: String, port: Int, mode: ProxyMode, message: String?, context: ChannelHandlerContext) {
+        var rec = newRecord(host: host, port: port, mode: mode, decision: decision)
+        rec.method = head.method.rawValue
+        let target = RequestTarget(scheme: "http", host: host, port: port, pathAndQuery: head.uri)
+        let ex = Exchange(head: head, target: target, mode: mode, tls: false, record: rec)
+        exchange = ex
+        sendError(ex, status: status, reason: decision.reason, rule: decision.rule, message: message, context: context)
+    }
+
+    private func respondDenied(head: HTTPRequestHead, record: AuditRecord, status: HTTPResponseStatus, context: ChannelHandlerContext) {
+        let target = RequestTarget(scheme: "https", host: record.host, port: record.port, pathAndQuery: head.uri)
+        let ex = Exchange(head: head, target: target, mode: record.mode, tls: true, record: record)
+        exchange = ex
+        sendError(ex, status: status, reason: record.decision.reason, rule: record.decision.rule, message: nil, context: context)
+    }
+
+    // MARK: - Completion and audit
+
+    private func completeExchange(_ ex: Exchange, context: ChannelHandlerContext) {
+        if !ex.audited { finishAudit(ex, status: ex.responseStatus) }
+        guard exchange === ex else { return }
+        exchange = nil
+        if closeAfterResponse { return }
+        armIdleTimer(context: context)
+        // Replay a pipelined request, then let the socket deliver more.
+        while exchange == nil, let part = queued.popFirst() {
+            handle(part, context: context)
+        }
+        resumeClientReads()
+    }
+
+    private func finishAudit(_ ex: Exchange, status: Int?) {
+        guard !ex.audited else { return }
+        ex.audited = true
+        var rec = ex.record
+        rec.status = status
+        rec.secrets = rec.decision.isAllowed ? ex.substituted.sorted() : rec.secrets
+        rec.durationMS = Double((NIODeadline.now() - ex.start).nanoseconds) / 1_000_000
+        if rec.bytesUp == nil { rec.bytesUp = 0 }
+        if rec.bytesDown == nil { rec.bytesDown = 0 }
+        runtime.audit.write(rec)
+    }
+
+    func newRecord(host: String, port: Int, mode: ProxyMode, decision: Decision) -> AuditRecord {
+        AuditRecord(sandbox: runtime.sandbox, event: .request, decision: decision, host: host, port: port, mode: mode)
+    }
+}
+
+// MARK: - Exchange
+
+/// The state of one request/response exchange. Loop-confined.
+final class Exchange {
+    enum Phase { case deciding, forwarding, denied, done }
+    /// Responses up to this size are buffered when masking may change their length, so they
+    /// keep a `Content-Length`; larger ones stream chunked.
+    static let maskBufferLimit = 256 * 1024
+
+    let head: HTTPRequestHead
+    let target: RequestTarget
+    let mode: ProxyMode
+    let tls: Bool
+    var record: AuditRecord
+    let start = NIODeadline.now()
+    var phase: Phase = .deciding
+    var address: IPAddress?
+    var upstreamHead: HTTPRequestHead
+    var upstream: UpstreamConnection?
+    var sink: ExchangeSink?
+    var bufferedBody: [ByteBuffer] = []
+    var discarded = 0
+    var requestEnded = false
+    var upstreamRequestSent = false
+    var responseStarted = false
+    var responseEnded = false
+    var responseStatus: Int?
+    var upstreamReusable = false
+    var isUpgrade = false
+    var audited = false
+    var substituted = Set<String>()
+    var bodyPlan: RequestBodyPlan?
+    var masker: StreamingReplacer?
+    var responseBuffer: ByteBuffer?
+    var clientHead: HTTPResponseHead?
+
+    init(head: HTTPRequestHead, target: RequestTarget, mode: ProxyMode, tls: Bool, record: AuditRecord) {
+        self.head = head
+        self.target = target
+        self.mode = mode
+        self.tls = tls
+        self.record = record
+        self.upstreamHead = head
+    }
+}
+
+/// Connects an upstream connection's response events to the exchange that owns it.
+final class ExchangeSink: UpstreamResponseSink {
+    private weak var handler: ProxyRequestHandler?
+    private weak var exchange: Exchange?
+
+    init(handler: ProxyRequestHandler, exchange: Exchange) {
+        self.handler = handler
+        self.exchange = exchange
+    }
+
+    func upstreamResponseHead(_ head: HTTPResponseHead) {
+        if let handler, let exchange { handler.responseHead(exchange, head) }
+    }
+    func upstreamResponseBody(_ body: ByteBuffer) {
+        if let handler, let exchange { handler.responseBody(exchange, body) }
+    }
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+        if let handler, let exchange { handler.responseEnd(exchange, trailers) }
+    }
+    func upstreamFailed(_ failure: ProxyFailure) {
+        if let handler, let exchange { handler.upstreamFailed(exchange, failure) }
+    }
+    func upstreamWritabilityChanged(writable: Bool) {
+        if writable { handler?.upstreamBecameWritable() }
+    }
+    var clientIsWritable: Bool { handler?.clientWritable ?? true }
+}
+
+extension ProxyRequestHandler {
+    fileprivate func upstreamBecameWritable() { resumeClientReads() }
+    fileprivate var clientWritable: Bool { context?.channel.isWritable ?? true }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PolicyEngine
+
+/// The listener: accepts sandbox connections and gives each one an HTTP/1.1 front pipeline.
+/// Graceful stop: close the listener, let in-flight connections finish (bounded), flush audit.
+public final class ProxyServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    private let runtime: SandboxRuntime
+    private let group: EventLoopGroup
+    private let configuration: Configuration
+    private let pools: [ObjectIdentifier: UpstreamPool]
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var serverChannel: Channel?
+        var children: [ObjectIdentifier: Channel] = [:]
+    }
+
+    public init(runtime: SandboxRuntime, group: EventLoopGroup, configuration: Configuration) {
+        self.runtime = runtime
+        self.group = group
+        self.configuration = configuration
+        var pools: [ObjectIdentifier: UpstreamPool] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = UpstreamPool(eventLoop: loop)
+        }
+        self.pools = pools
+    }
+
+    /// Binds and starts accepting; returns the bound address (port 0 picks a free port).
+    public func start() async throws -> SocketAddress {
+        let runtime = self.runtime
+        let server = self
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try server.initializeChild(channel, runtime: runtime)
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLockedValue { $0.serverChannel = channel }
+        guard let address = channel.localAddress else {
+            throw ProxyFailure(.internal, .upstream_error, "listener has no address")
+        }
+        return address
+    }
+
+    private func initializeChild(_ channel: Channel, runtime: SandboxRuntime) throws {
+        let active = runtime.currentPolicy
+        let limits = active.policy.limits
+        let id = ObjectIdentifier(channel)
+        let admitted = state.withLockedValue { s -> Bool in
+            guard s.children.count < limits.maxConnections else { return false }
+            s.children[id] = channel
+            return true
+        }
+        guard admitted else {
+            runtime.logger.warning("connection refused: max_connections reached", metadata: ["limit": "\(limits.maxConnections)"])
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [state] _ in
+            _ = state.withLockedValue { $0.children.removeValue(forKey: id) }
+        }
+        guard let pool = pools[ObjectIdentifier(channel.eventLoop)] else {
+            throw ProxyFailure(.internal, .upstream_error, "no pool for event loop")
+        }
+        let dialer = UpstreamDialer(
+            tlsContext: runtime.upstreamTLS,
+            connectTimeout: .milliseconds(Int64(limits.upstreamConnectTimeoutSeconds * 1000)),
+            responseTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)))
+        let ops = channel.pipeline.syncOperations
+        // Closes connections that carry no bytes either way for idle_timeout (also tunnels).
+        try ops.addHandler(IdleStateHandler(allTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000))))
+        try ops.addHandler(IdleCloser())
+        try ops.configureHTTPServerPipeline(
+            position: .last, withPipeliningAssistance: false, withServerUpgrade: nil,
+            withErrorHandling: false, withOutboundHeaderValidation: true,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoderLimits)
+        try ops.addHandler(
+            ProxyRequestHandler(
+                runtime: runtime, active: active, role: .front, pool: pool, dialer: dialer,
+                connectionHandoff: ConnectHandoff(dialer: dialer)))
+    }
+
+    /// Stops accepting, waits up to `grace` for open connections to finish, then closes the
+    /// rest and flushes the audit log.
+    public func shutdown(grace: TimeAmount = .seconds(10)) async {
+        let listener = state.withLockedValue { $0.serverChannel }
+        try? await listener?.close()
+        let deadline = NIODeadline.now() + grace
+        while NIODeadline.now() < deadline {
+            let open = state.withLockedValue { $0.children.count }
+            if open == 0 { break }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let rest = state.withLockedValue { Array($0.children.values) }
+        for c in rest { try? await c.close() }
+        for (_, pool) in pools {
+            let p = pool
+            try? await p.eventLoop.submit { p.closeAll() }.get()
+        }
+        runtime.audit.flush()
+    }
+
+    /// Connections currently open (for tests and metrics).
+    public var openConnections: Int { state.withLockedValue { $0.children.count } }
+}
+
+/// Closes a connection on an idle event from `IdleStateHandler`.
+final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,281 @@
+import ArgumentParser
+import EgressProxy
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PolicyEngine
+
+/// `egress-proxy`: the command line of SPEC section 2. A thin layer over the libraries.
+@main
+struct EgressProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "egress-proxy",
+        abstract: "Egress security proxy for code sandboxes.",
+        subcommands: [Run.self, CA.self, PolicyCommand.self, Secrets.self, Scan.self]
+    )
+}
+
+/// Exit codes of SPEC section 2.
+enum Exit {
+    static let runtimeFailure = ExitCode(1)
+    static let invalidConfiguration = ExitCode(2)
+}
+
+/// Prints to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Loads and compiles a policy, or prints every diagnostic as `FILE:LINE:COLUMN: message` and
+/// exits 2.
+func loadPolicyOrExit(path: String, sandbox: String?) throws -> CompiledPolicy {
+    do {
+        return try PolicyLoader.loadCompiled(path: path, sandboxOverride: sandbox)
+    } catch {
+        for d in error.diagnostics { printError(d.description) }
+        throw Exit.invalidConfiguration
+    }
+}
+
+/// Inspection features of SPEC section 6 that this build does not enforce yet. A policy that
+/// enables one is refused at start (fail closed: PII redaction must never silently pass PII).
+let unimplementedInspectionFeatures: Set<String> = [
+    "pii", "injection_defense", "transformations", "invisible_text", "env.mask_patterns",
+]
+
+func refuseUnimplemented(_ policy: CompiledPolicy, file: String) throws {
+    let missing = policy.enabledInspectionFeatures.filter { unimplementedInspectionFeatures.contains($0) }
+    guard missing.isEmpty else {
+        for f in missing {
+            printError("\(file): \(f) is enabled but not implemented in this build; refusing to start (fail closed). Disable it or upgrade.")
+        }
+        throw Exit.invalidConfiguration
+    }
+}
+
+// MARK: - run
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sidecar: one sandbox, one policy.")
+
+    @Option(help: "Policy file (YAML or JSON).") var policy = "policies/default.yaml"
+    @Option(help: "Sandbox id (overrides the policy's).") var sandbox: String?
+    @Option(help: "Listen address HOST:PORT (port 0 picks a free port).") var listen = "127.0.0.1:3128"
+    @Option(name: .customLong("ca-dir"), help: "Folder of the sandbox CAs.") var caDir = "certs"
+    @Option(name: .customLong("audit-log"), help: "Audit log file, or - for stdout.") var auditLog: String?
+    @Option(name: .customLong("upstream-ca"), help: "Extra PEM roots trusted for upstream servers.") var upstreamCA: String?
+    @Option(name: .customLong("resolve"), help: "HOST:IP, use IP for HOST instead of DNS (repeatable).") var resolve: [String] = []
+    @Option(help: "Write a HAR capture of the proxied traffic (not implemented yet).") var capture: String?
+    @Option(name: .customLong("sandbox-env"), help: "KEY=VALUE file of the sandbox's environment.") var sandboxEnv: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = .info
+            return h
+        }
+        let logger = Logger(label: "egress-proxy")
+        let compiled = try loadPolicyOrExit(path: policy, sandbox: sandbox)
+        try refuseUnimplemented(compiled, file: policy)
+        if capture != nil {
+            printError("--capture is not implemented yet")
+            throw Exit.invalidConfiguration
+        }
+        guard let (host, port) = parseListen(listen) else {
+            printError("--listen: expected HOST:PORT, got \(listen)")
+            throw Exit.invalidConfiguration
+        }
+        var overrides: [String: [IPAddress]] = [:]
+        for r in resolve {
+            guard let (h, ip) = Resolver.parseOverride(r) else {
+                printError("--resolve: expected HOST:IP, got \(r)")
+                throw Exit.invalidConfiguration
+            }
+            overrides[h, default: []].append(ip)
+        }
+
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+
+        let runtime: SandboxRuntime
+        let auditWriter: AuditFileWriter?
+        do {
+            let ca = try SandboxCA.loadOrCreate(directory: caDir + "/" + compiled.sandbox, sandbox: compiled.sandbox)
+            let leaves = try LeafCertificateCache(ca: ca, threadPool: threadPool)
+            let upstreamTLS = try UpstreamTLS.makeClientContext(extraRootsPEMFile: upstreamCA)
+            let auditPath = auditLog ?? compiled.audit.path ?? "-"
+            let sink: AuditSink
+            if compiled.audit.enabled {
+                let w = try AuditFileWriter(path: auditPath)
+                auditWriter = w
+                sink = w
+            } else {
+                auditWriter = nil
+                sink = NullAuditSink()
+            }
+            runtime = SandboxRuntime(
+                policy: compiled, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
+                resolver: Resolver(overrides: overrides, threadPool: threadPool), audit: sink, logger: logger)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("egress-proxy: \(error)")
+            throw Exit.invalidConfiguration
+        }
+
+        let server = ProxyServer(runtime: runtime, group: group, configuration: .init(host: host, port: port))
+        let bound: SocketAddress
+        do {
+            bound = try await server.start()
+        } catch {
+            printError("egress-proxy: cannot listen on \(listen): \(error)")
+            throw Exit.runtimeFailure
+        }
+        let shown = bound.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? host
+        printError("listening on \(shown):\(bound.port ?? port)")
+
+        await waitForTermination()
+        printError("egress-proxy: stopping")
+        await server.shutdown(grace: .seconds(10))
+        auditWriter?.close()
+        try? await group.shutdownGracefully()
+        try? await threadPool.shutdownGracefully()
+    }
+}
+
+/// `HOST:PORT` or `[v6]:PORT`.
+func parseListen(_ s: String) -> (String, Int)? {
+    if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
+        let host = String(s[s.index(after: s.startIndex)..<close])
+        let rest = s[s.index(after: close)...]
+        guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()), (0...65535).contains(p) else { return nil }
+        return (host, p)
+    }
+    guard let colon = s.lastIndex(of: ":"), let p = Int(s[s.index(after: colon)...]), (0...65535).contains(p) else { return nil }
+    return (String(s[..<colon]), p)
+}
+
+/// Suspends until SIGTERM or SIGINT.
+func waitForTermination() async {
+    await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+        let once = SignalOnce(cont)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        let queue = DispatchQueue(label: "signals")
+        for sig in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { once.fire() }
+            source.resume()
+            SignalOnce.keep.append(source)
+        }
+    }
+}
+
+final class SignalOnce: @unchecked Sendable {
+    // @unchecked: only touched on the serial "signals" queue.
+    nonisolated(unsafe) static var keep: [DispatchSourceSignal] = []
+    private var cont: CheckedContinuation<Void, Never>?
+    init(_ c: CheckedContinuation<Void, Never>) { cont = c }
+    func fire() {
+        cont?.resume()
+        cont = nil
+    }
+}
+
+// MARK: - ca
+
+struct CA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "Sandbox CAs.", subcommands: [Init.self, Export.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a sandbox CA (kept if it exists).")
+        @Option var sandbox: String
+        @Option(name: .customLong("ca-dir")) var caDir = "certs"
+        func run() throws {
+            do {
+                let ca = try SandboxCA.loadOrCreate(directory: caDir + "/" + sandbox, sandbox: sandbox)
+                _ = ca
+                printError("CA for \(sandbox) in \(caDir)/\(sandbox)/ca.pem")
+            } catch {
+                printError("egress-proxy: \(error)")
+                throw Exit.runtimeFailure
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a sandbox CA certificate (PEM).")
+        @Option var sandbox: String
+        @Option(name: .customLong("ca-dir")) var caDir = "certs"
+        func run() throws {
+            do {
+                print(try SandboxCA.export(directory: caDir + "/" + sandbox), terminator: "")
+            } catch {
+                printError("egress-proxy: \(error)")
+                throw Exit.runtimeFailure
+            }
+        }
+    }
+}
+
+// MARK: - policy check
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy", abstract: "Policies.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate policy files: exit 0, or 2 with FILE:LINE:COLUMN: message lines.")
+        @Argument var files: [String]
+        func run() throws {
+            var failed = false
+            for f in files {
+                do {
+                    _ = try PolicyLoader.load(path: f)
+                } catch {
+                    failed = true
+                    for d in error.diagnostics { print(d.description) }
+                }
+            }
+            if failed { throw Exit.invalidConfiguration }
+        }
+    }
+}
+
+// MARK: - secrets env
+
+struct Secrets: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Secret placeholders.", subcommands: [Env.self])
+
+    struct Env: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print NAME=placeholder lines: the sandbox's environment instead of real values.")
+        @Option var policy: String
+        func run() throws {
+            let doc: PolicyDocument
+            do {
+                doc = try PolicyLoader.load(path: policy, sandboxOverride: "secrets-env")
+            } catch {
+                for d in error.diagnostics { printError(d.description) }
+                throw Exit.invalidConfiguration
+            }
+            for entry in doc.secrets.entries {
+                print("\(entry.name)=\(entry.placeholder)")
+            }
+        }
+    }
+}
+
+// MARK: - scan
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the detectors over {\"id\",\"text\"} JSON lines.")
+    @Option var policy: String?
+    @Argument var input: String = "-"
+    func run() throws {
+        printError("scan: not implemented yet")
+        throw Exit.runtimeFailure
+    }
+}

@@ -1,0 +1,490 @@
+// MARK: - Decoding layer in front of the detectors
+
+/// Undoes the encodings and evasions a PII value can hide behind, in two bounded linear
+/// passes, each keeping an ``OffsetMap`` back to its input.
+///
+/// 1. Escapes: JSON string escapes (`\n`, `\"`, `\uXXXX` with surrogate pairs), percent
+///    encoding (`%40`, multi-byte UTF-8 as `%E2%80%8D`), and `+` as space inside
+///    form-encoded segments (`a=b&c=d`, `?q=`).
+/// 2. Characters: HTML entities (`&#64;`, `&#x40;`, `&commat;`, `&amp;`…), decimal digits
+///    of every script and fullwidth forms to ASCII, invisible characters dropped, space and
+///    dash variants unified, and e-mail/IP obfuscation (`[at]`, `(dot)`, `[.]`, and bare
+///    `at`/`dot` words when they sit inside an obfuscated address).
+///
+/// A pass whose trigger bytes do not occur is skipped, so plain ASCII text costs one scan.
+public enum TextDecoder {
+    /// Decodes `raw` for detection.
+    public static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> DecodedText {
+        var layers: [OffsetMap] = []
+        var flags = ByteFlags.scan(raw)
+        var current: [UInt8]? = nil
+        if flags.contains(.escape) {
+            let (out, map) = EscapePass.run(raw)
+            layers.append(map)
+            flags = out.withUnsafeBufferPointer { ByteFlags.scan($0) }
+            current = out
+        }
+        if flags.contains(.character) || flags.contains(.bareWord) {
+            let bare = flags.contains(.bareWord)
+            let (out, map) = current.map { c in c.withUnsafeBufferPointer { CharacterPass.run($0, bareWords: bare) } }
+                ?? CharacterPass.run(raw, bareWords: bare)
+            current = out
+            layers.append(map)
+        }
+        return DecodedText(bytes: current ?? Array(raw), layers: layers)
+    }
+
+    /// Decodes `raw` for detection.
+    public static func decode(_ raw: [UInt8]) -> DecodedText {
+        raw.withUnsafeBufferPointer { decode($0) }
+    }
+}
+
+// MARK: - Byte classes
+
+/// What a body contains, from one table-driven scan: which passes have work to do.
+struct ByteFlags: OptionSet {
+    let rawValue: UInt8
+    /// `\`, `%` or `+`: the escape pass.
+    static let escape = ByteFlags(rawValue: 1)
+    /// Non-ASCII, `&`, `[`, `(`, `{`: the character pass.
+    static let character = ByteFlags(rawValue: 2)
+    /// The words ` dot `/` DOT `, or ` at `/` AT ` next to a bracket: e-mail obfuscation
+    /// written with bare words, which needs the character pass to look at spaces.
+    static let bareWord = ByteFlags(rawValue: 4)
+    static let atWord = ByteFlags(rawValue: 8)
+    static let bracket = ByteFlags(rawValue: 16)
+
+    nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0, count: 256)
+        for c in ["\\", "%", "+"] { t[Int(Character(c).asciiValue!)] = escape.rawValue }
+        for c in ["&"] { t[Int(Character(c).asciiValue!)] = character.rawValue }
+        for c in ["[", "(", "{"] { t[Int(Character(c).asciiValue!)] = character.rawValue | bracket.rawValue }
+        for b in 0x80...0xFF { t[b] = character.rawValue }
+        return UnsafePointer(t)
+    }()
+
+    static func scan(_ p: UnsafeBufferPointer<UInt8>) -> ByteFlags {
+        guard let base = p.baseAddress else { return [] }
+        var acc: UInt8 = 0
+        let table = ByteFlags.table
+        for i in 0..<p.count { acc |= table[Int(base[i])] }
+        var f = ByteFlags(rawValue: acc)
+        if ByteSearch.contains(p, " dot ") || ByteSearch.contains(p, " DOT ") {
+            f.insert(.bareWord)
+        } else if f.contains(.bracket), ByteSearch.contains(p, " at ") || ByteSearch.contains(p, " AT ") {
+            f.insert(.bareWord)
+        }
+        return f
+    }
+}
+
+@inline(__always) func isHexDigit(_ b: UInt8) -> Bool {
+    (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
+}
+
+@inline(__always) func hexValue(_ b: UInt8) -> UInt32 {
+    if b <= 0x39 { return UInt32(b - 0x30) }
+    if b <= 0x46 { return UInt32(b - 0x41 + 10) }
+    return UInt32(b - 0x61 + 10)
+}
+
+@inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+@inline(__always) func isAlpha(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
+@inline(__always) func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || isAlpha(b) }
+@inline(__always) func isWordByte(_ b: UInt8) -> Bool { isAlnum(b) || b == 0x5F }
+@inline(__always) func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+// MARK: - Pass 1: escapes
+
+enum EscapePass {
+    nonisolated(unsafe) static let special: UnsafePointer<Bool> = {
+        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        t.initialize(repeating: false, count: 256)
+        for c in ["\\", "%", "+"] { t[Int(Character(c).asciiValue!)] = true }
+        return UnsafePointer(t)
+    }()
+
+    /// Bytes that end a form-encoded segment.
+    @inline(__always) static func isSegmentDelimiter(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x22 || b == 0x27 || b == 0x3C || b == 0x3E
+    }
+
+    static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap) {
+        let n = p.count
+        var out: [UInt8] = []
+        out.reserveCapacity(n)
+        var map = OffsetMap()
+        var i = 0
+        var runStart = 0
+        // Cache of the last form-segment decision, so `+` handling stays linear.
+        var segEnd = -1
+        var segIsForm = false
+        var scannedUpTo = 0
+
+        @inline(__always) func flush(_ upTo: Int) {
+            if upTo > runStart {
+                map.copy(out: out.count, input: runStart, len: upTo - runStart)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<upTo]))
+            }
+        }
+
+        while i < n {
+            let b = p[i]
+            if !special[Int(b)] { i += 1; continue }
+            switch b {
+            case 0x5C: // backslash
+                guard i + 1 < n else { i += 1; continue }
+                let c = p[i + 1]
+                var value: UInt8? = nil
+                switch c {
+                case UInt8(ascii: "n"): value = 0x0A
+                case UInt8(ascii: "r"): value = 0x0D
+                case UInt8(ascii: "t"): value = 0x09
+                case UInt8(ascii: "b"): value = 0x08
+                case UInt8(ascii: "f"): value = 0x0C
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "'"): value = c
+                case UInt8(ascii: "u"):
+                    if let (cp, len) = unicodeEscape(p, at: i) {
+                        flush(i)
+                        let o = out.count
+                        let k = UTF8Scalar.encode(cp, into: &out)
+                        map.token(out: o, input: i, inLen: len, outLen: k)
+                        i += len
+                        runStart = i
+                        continue
+                    }
+                default: break
+                }
+                if let v = value {
+                    flush(i)
+                    map.token(out: out.count, input: i, inLen: 2, outLen: 1)
+                    out.append(v)
+                    i += 2
+                    runStart = i
+                } else {
+                    i += 1
+                }
+            case 0x25: // percent
+                if i + 2 < n, isHexDigit(p[i + 1]), isHexDigit(p[i + 2]) {
+                    flush(i)
+                    map.token(out: out.count, input: i, inLen: 3, outLen: 1)
+                    out.append(UInt8(hexValue(p[i + 1]) << 4 | hexValue(p[i + 2])))
+                    i += 3
+                    runStart = i
+                } else {
+                    i += 1
+                }
+            default: // plus
+                if i >= segEnd {
+                    // Find the segment around i: back to the previous delimiter (never
+                    // further back than already scanned), forward to the next one.
+                    var s = i
+                    while s > scannedUpTo, !isSegmentDelimiter(p[s - 1]) { s -= 1 }
+                    var e = i
+                    while e < n, !isSegmentDelimiter(p[e]) { e += 1 }
+                    var hasEq = false, hasAmpOrQuery = false
+                    var k = s
+                    while k < e {
+                        let c = p[k]
+                        if c == 0x3D { hasEq = true }
+                        else if c == 0x26 || c == 0x3F { hasAmpOrQuery = true }
+                        else if c == 0x25, k + 2 < e, isHexDigit(p[k + 1]), isHexDigit(p[k + 2]) { hasAmpOrQuery = true }
+                        k += 1
+                    }
+                    segEnd = e
+                    scannedUpTo = e
+                    segIsForm = hasEq && hasAmpOrQuery
+                }
+                if segIsForm {
+                    flush(i)
+                    map.token(out: out.count, input: i, inLen: 1, outLen: 1)
+                    out.append(0x20)
+                    i += 1
+                    runStart = i
+                } else {
+                    i += 1
+                }
+            }
+        }
+        flush(n)
+        return (out, map)
+    }
+
+    /// Parses `\uXXXX` (and a following low surrogate) at `i`.
+    @inline(__always)
+    static func unicodeEscape(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int)? {
+        guard i + 5 < p.count else { return nil }
+        var v: UInt32 = 0
+        for k in 2...5 {
+            let c = p[i + k]
+            guard isHexDigit(c) else { return nil }
+            v = v << 4 | hexValue(c)
+        }
+        if (0xD800...0xDBFF).contains(v), i + 11 < p.count, p[i + 6] == 0x5C, p[i + 7] == UInt8(ascii: "u") {
+            var lo: UInt32 = 0
+            var ok = true
+            for k in 8...11 {
+                let c = p[i + k]
+                guard isHexDigit(c) else { ok = false; break }
+                lo = lo << 4 | hexValue(c)
+            }
+            if ok, (0xDC00...0xDFFF).contains(lo) {
+                return (0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00), 12)
+            }
+        }
+        return (v, 6)
+    }
+}
+
+// MARK: - Pass 2: characters
+
+enum CharacterPass {
+    /// Bytes that stop the copy loop; the space only in bare-word mode.
+    nonisolated(unsafe) static let special: UnsafePointer<Bool> = table(withSpace: false)
+    nonisolated(unsafe) static let specialWithSpace: UnsafePointer<Bool> = table(withSpace: true)
+
+    static func table(withSpace: Bool) -> UnsafePointer<Bool> {
+        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        t.initialize(repeating: false, count: 256)
+        for c in ["&", "[", "(", "{"] { t[Int(Character(c).asciiValue!)] = true }
+        if withSpace { t[0x20] = true }
+        for b in 0x80...0xFF { t[b] = true }
+        return UnsafePointer(t)
+    }
+
+    /// Named HTML entities that matter for the detectors (and the common ones).
+    static let namedEntities: [String: UInt32] = [
+        "amp": 0x26, "lt": 0x3C, "gt": 0x3E, "quot": 0x22, "apos": 0x27, "nbsp": 0xA0,
+        "commat": 0x40, "period": 0x2E, "sol": 0x2F, "colon": 0x3A, "lpar": 0x28, "rpar": 0x29,
+        "lsqb": 0x5B, "rsqb": 0x5D, "lbrack": 0x5B, "rbrack": 0x5D, "hyphen": 0x2010, "dash": 0x2010,
+        "plus": 0x2B, "num": 0x23, "percnt": 0x25, "equals": 0x3D, "comma": 0x2C, "lowbar": 0x5F,
+        "shy": 0xAD, "zwj": 0x200D, "zwnj": 0x200C, "ensp": 0x2002, "emsp": 0x2003,
+        "thinsp": 0x2009, "ndash": 0x2013, "mdash": 0x2014, "minus": 0x2212, "excl": 0x21,
+        "quest": 0x3F, "semi": 0x3B, "ast": 0x2A, "dollar": 0x24, "bsol": 0x5C, "verbar": 0x7C,
+        "lcub": 0x7B, "rcub": 0x7D, "grave": 0x60, "Hat": 0x5E, "tilde": 0x7E, "copy": 0xA9,
+    ]
+
+    static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool) -> ([UInt8], OffsetMap) {
+        var state = State(p)
+        state.run(special: bareWords ? specialWithSpace : special)
+        return (state.out, state.map)
+    }
+
+    struct State {
+        let p: UnsafeBufferPointer<UInt8>
+        let n: Int
+        var out: [UInt8] = []
+        var map = OffsetMap()
+        var i = 0
+        var runStart = 0
+
+        init(_ p: UnsafeBufferPointer<UInt8>) {
+            self.p = p
+            self.n = p.count
+            out.reserveCapacity(p.count)
+        }
+
+        @inline(__always) mutating func flush(_ upTo: Int) {
+            if upTo > runStart {
+                map.copy(out: out.count, input: runStart, len: upTo - runStart)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<upTo]))
+            }
+        }
+
+        /// Emits one ASCII byte for the input token `start ..< end`.
+        @inline(__always) mutating func emit(_ byte: UInt8, from start: Int, to end: Int) {
+            flush(start)
+            map.token(out: out.count, input: start, inLen: end - start, outLen: 1)
+            out.append(byte)
+            i = end
+            runStart = end
+        }
+
+        /// Emits the fold of `cp` for the token `start ..< end`.
+        @inline(__always) mutating func emitScalar(_ cp: UInt32, from start: Int, to end: Int) {
+            flush(start)
+            switch UnicodeFolding.foldForDetection(cp) {
+            case .drop:
+                break
+            case .ascii(let a):
+                map.token(out: out.count, input: start, inLen: end - start, outLen: 1)
+                out.append(a)
+            case .keep:
+                let o = out.count
+                let k = UTF8Scalar.encode(cp, into: &out)
+                map.token(out: o, input: start, inLen: end - start, outLen: k)
+            }
+            i = end
+            runStart = end
+        }
+
+        /// Removes spaces just emitted before an obfuscation token and returns the input
+        /// position the token's mapping should start from.
+        mutating func swallowTrailingSpaces(tokenStart: Int) -> Int {
+            flush(tokenStart)
+            runStart = tokenStart
+            var start = tokenStart
+            var k = 0
+            while k < 2, out.last == 0x20 {
+                out.removeLast()
+                if let pos = map.dropLastOutputByte() { start = min(start, pos) }
+                k += 1
+            }
+            return start
+        }
+
+        mutating func run(special: UnsafePointer<Bool>) {
+            while i < n {
+                let b = p[i]
+                if !special[Int(b)] { i += 1; continue }
+                if b >= 0x80 {
+                    if let (cp, len) = UTF8Scalar.decode(p, at: i) {
+                        if case .keep = UnicodeFolding.foldForDetection(cp) { i += len; continue }
+                        emitScalar(cp, from: i, to: i + len)
+                    } else {
+                        i += 1
+                    }
+                    continue
+                }
+                switch b {
+                case 0x26: // &
+                    if let (cp, end) = entity(at: i) {
+                        emitScalar(cp, from: i, to: end)
+                    } else {
+                        i += 1
+                    }
+                case 0x20:
+                    if !bareWord(at: i) { i += 1 }
+                default:
+                    if !bracketToken(at: i) { i += 1 }
+                }
+            }
+            flush(n)
+        }
+
+        // MARK: Entities
+
+        func entity(at start: Int) -> (UInt32, Int)? {
+            var j = start + 1
+            guard j < n else { return nil }
+            if p[j] == UInt8(ascii: "#") {
+                j += 1
+                var v: UInt32 = 0
+                var digits = 0
+                if j < n, p[j] | 0x20 == UInt8(ascii: "x") {
+                    j += 1
+                    while j < n, isHexDigit(p[j]), digits < 7 { v = v << 4 | hexValue(p[j]); j += 1; digits += 1 }
+                } else {
+                    while j < n, isDigit(p[j]), digits < 8 { v = v * 10 + UInt32(p[j] - 0x30); j += 1; digits += 1 }
+                }
+                guard digits > 0, v <= 0x10FFFF else { return nil }
+                if j < n, p[j] == UInt8(ascii: ";") { return (v, j + 1) }
+                if j < n, isAlnum(p[j]) { return nil }
+                return (v, j)
+            }
+            var name: [UInt8] = []
+            while j < n, isAlnum(p[j]), name.count < 10 { name.append(p[j]); j += 1 }
+            guard !name.isEmpty, j < n, p[j] == UInt8(ascii: ";") else { return nil }
+            guard let v = CharacterPass.namedEntities[String(decoding: name, as: UTF8.self)] else { return nil }
+            return (v, j + 1)
+        }
+
+        // MARK: Obfuscation
+
+        /// `[.]`, `(dot)`, `[at]`, `{@}`… at `start` (an opening bracket).
+        mutating func bracketToken(at start: Int) -> Bool {
+            let open = p[start]
+            let close: UInt8 = open == 0x5B ? 0x5D : (open == 0x28 ? 0x29 : 0x7D)
+            var j = start + 1
+            var word: [UInt8] = []
+            while j < n, j - start <= 5, p[j] != close { word.append(lower(p[j])); j += 1 }
+            guard j < n, p[j] == close else { return false }
+            let replacement: UInt8
+            switch word {
+            case [0x2E], Array("dot".utf8): replacement = 0x2E
+            case [0x40], Array("at".utf8): replacement = 0x40
+            case [0x3A]:
+                // Defanged IPv6 `fe80[:][:]1`: no spaces belong to it.
+                emit(0x3A, from: start, to: j + 1)
+                return true
+            default: return false
+            }
+            var end = j + 1
+            var k = 0
+            while end < n, p[end] == 0x20, k < 2 { end += 1; k += 1 }
+            // Spaces only belong to the token when a label follows them.
+            if end > j + 1, end < n, !isAlnum(p[end]) { end = j + 1 }
+            let begin = swallowTrailingSpaces(tokenStart: start)
+            emit(replacement, from: begin, to: end)
+            return true
+        }
+
+        /// Bare ` at ` / ` dot ` (all lower or all upper case) inside an obfuscated e-mail.
+        mutating func bareWord(at start: Int) -> Bool {
+            guard start + 3 < n else { return false }
+            let c1 = p[start + 1]
+            if (c1 == UInt8(ascii: "a") && p[start + 2] == UInt8(ascii: "t"))
+                || (c1 == UInt8(ascii: "A") && p[start + 2] == UInt8(ascii: "T")) {
+                let previous: UInt8? = start > runStart ? p[start - 1] : out.last
+                guard p[start + 3] == 0x20, let previous, isLocalPartByte(previous),
+                      obfuscatedDomainFollows(from: start + 4) else { return false }
+                emit(0x40, from: start, to: start + 4)
+                return true
+            }
+            if (c1 == UInt8(ascii: "d") && start + 4 < n && p[start + 2] == UInt8(ascii: "o") && p[start + 3] == UInt8(ascii: "t"))
+                || (c1 == UInt8(ascii: "D") && start + 4 < n && p[start + 2] == UInt8(ascii: "O") && p[start + 3] == UInt8(ascii: "T")) {
+                guard p[start + 4] == 0x20, start + 5 < n, isAlpha(p[start + 5]), insideEmailDomain(before: start) else {
+                    return false
+                }
+                emit(0x2E, from: start, to: start + 5)
+                return true
+            }
+            return false
+        }
+
+        @inline(__always) func isLocalPartByte(_ b: UInt8) -> Bool {
+            isAlnum(b) || b == 0x2E || b == 0x5F || b == 0x2B || b == 0x2D
+        }
+
+        /// After ` at `: a domain label followed by an obfuscated dot.
+        func obfuscatedDomainFollows(from start: Int) -> Bool {
+            var j = start
+            while j < n, j - start < 64, isAlnum(p[j]) || p[j] == 0x2D { j += 1 }
+            guard j > start, j < n else { return false }
+            var k = j
+            while k < n, p[k] == 0x20, k - j < 2 { k += 1 }
+            guard k < n else { return false }
+            let c = p[k]
+            if c == 0x5B || c == 0x28 || c == 0x7B {
+                var m = k + 1
+                var word: [UInt8] = []
+                while m < n, m - k <= 4, isAlpha(p[m]) || p[m] == 0x2E { word.append(lower(p[m])); m += 1 }
+                return word == [0x2E] || word == Array("dot".utf8)
+            }
+            if k > j, k + 3 < n {
+                let w = [p[k], p[k + 1], p[k + 2]]
+                return (w == Array("dot".utf8) || w == Array("DOT".utf8)) && p[k + 3] == 0x20
+            }
+            return false
+        }
+
+        /// Whether the output ends in `…@label(.label)*` (an e-mail domain being written).
+        func insideEmailDomain(before start: Int) -> Bool {
+            // Look at what was emitted plus the pending copy run.
+            var tail: [UInt8] = []
+            var j = start - 1
+            while j >= runStart, tail.count < 80 { tail.append(p[j]); j -= 1 }
+            var k = out.count - 1
+            while k >= 0, tail.count < 80 { tail.append(out[k]); k -= 1 }
+            var sawLabel = false
+            for c in tail {
+                if isAlnum(c) || c == 0x2D { sawLabel = true; continue }
+                if c == 0x2E { continue }
+                return c == 0x40 && sawLabel
+            }
+            return false
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// MARK: - Field names and words in front of a value
+
+/// Reads what names a value: the words right in front of it (a JSON/XML/form field name,
+/// "Social Security No. is") or, in CSV, the header of its column. Used where a bare
+/// number is ambiguous (nine digits are an SSN only when something says so).
+enum ContextLabel {
+    /// Bytes skipped between the label and the value: quotes, `:`, `=`, `>`, brackets,
+    /// spaces, newlines.
+    @inline(__always) static func isGlue(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x22 || b == 0x27 || b == 0x3A || b == 0x3D || b == 0x3E || b == 0x28 || b == 0x29
+            || b == 0x5B || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x23 || b == 0x2D
+    }
+
+    /// Bytes that make up label words (field names with `_`, `-`, `.`; non-ASCII letters).
+    @inline(__always) static func isLabelByte(_ b: UInt8) -> Bool {
+        isWordByte(b) || b == 0x2D || b == 0x2E || b >= 0x80
+    }
+
+    /// The lower-cased words (at most `maxWords`) that end right before `pos`.
+    static func before(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, maxWords: Int = 4, maxLength: Int = 48) -> [UInt8] {
+        var i = pos
+        var skipped = 0
+        while i > 0, skipped < 10, isGlue(p[i - 1]) { i -= 1; skipped += 1 }
+        let end = i
+        var words = 0
+        while i > 0, end - i < maxLength {
+            guard isLabelByte(p[i - 1]) else { break }
+            while i > 0, end - i < maxLength, isLabelByte(p[i - 1]) { i -= 1 }
+            words += 1
+            // One space joins words of a phrase; anything else ends the label.
+            if words < maxWords, i > 1, p[i - 1] == 0x20, isLabelByte(p[i - 2]) { i -= 1 } else { break }
+        }
+        var label = [UInt8]()
+        label.reserveCapacity(end - i)
+        for k in i..<end { label.append(lower(p[k])) }
+        return label
+    }
+
+    /// The CSV header field of the column `pos` is in, lower-cased, if the line looks like
+    /// a CSV row under a header row.
+    static func csvHeader(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> [UInt8]? {
+        var lineStart = pos
+        while lineStart > 0, pos - lineStart < 4096, p[lineStart - 1] != 0x0A { lineStart -= 1 }
+        guard lineStart > 0, p[lineStart - 1] == 0x0A else { return nil }
+        // Column index: commas outside double quotes.
+        var column = 0
+        var quoted = false
+        for k in lineStart..<pos {
+            if p[k] == 0x22 { quoted.toggle() } else if p[k] == 0x2C, !quoted { column += 1 }
+        }
+        guard !quoted else { return nil }
+        // Walk up to the header: the nearest line whose fields are all identifiers.
+        var lineEnd = lineStart - 1
+        var lines = 0
+        while lineEnd > 0, lines < 64 {
+            var s = lineEnd
+            while s > 0, lineEnd - s < 4096, p[s - 1] != 0x0A { s -= 1 }
+            let fields = UnsafeBufferPointer(rebasing: p[s..<lineEnd]).split(separator: 0x2C, omittingEmptySubsequences: false)
+            let isHeader = fields.count >= 2 && fields.allSatisfy { f in
+                guard let first = f.first, isAlpha(first) || first == 0x5F else { return false }
+                return f.allSatisfy { isWordByte($0) || $0 == 0x20 || $0 == 0x2D }
+            }
+            if isHeader {
+                guard column < fields.count else { return nil }
+                return fields[column].map(lower)
+            }
+            if s == 0 { break }
+            lineEnd = s - 1
+            lines += 1
+        }
+        return nil
+    }
+
+    /// Whether the label in front of `pos` (or its CSV column header) contains one of `words`.
+    static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: [[UInt8]]) -> Bool {
+        if contains(before(p, pos), anyOf: words) { return true }
+        if let header = csvHeader(p, pos) { return contains(header, anyOf: words) }
+        return false
+    }
+
+    /// Whether `label` contains any of `words` (lower-case ASCII).
+    static func contains(_ label: [UInt8], anyOf words: [[UInt8]]) -> Bool {
+        guard !label.isEmpty else { return false }
+        for w in words where w.count <= label.count {
+            var i = 0
+            let last = label.count - w.count
+            while i <= last {
+                if label[i] == w[0] {
+                    var k = 1
+                    while k < w.count, label[i + k] == w[k] { k += 1 }
+                    if k == w.count { return true }
+                }
+                i += 1
+            }
+        }
+        return false
+    }
+
+    static let ssnWords: [[UInt8]] = ["ssn", "social", "s.s.n", "soc sec", "soc.sec", "socsec", "tax id", "taxpayer"].map { Array($0.utf8) }
+    static let phoneWords: [[UInt8]] = [
+        "phone", "tel", "cell", "mobile", "mobil", "whatsapp", "call", "sms", "fax", "contact", "kontakt",
+        "handy", "movil", "móvil", "celular", "numero", "número", "ring", "text me", "reach", "dial",
+    ].map { Array($0.utf8) }
+}

@@ -1,0 +1,83 @@
+// MARK: - Entity types and findings
+
+/// The kinds of personal data and secrets the detector reports. Raw values are the names
+/// the evaluation corpus and the audit log use (Presidio's names for PII).
+public enum EntityType: String, Sendable, CaseIterable, Hashable, Comparable {
+    case US_SSN
+    case CREDIT_CARD
+    case EMAIL_ADDRESS
+    case PHONE_NUMBER
+    case IP_ADDRESS
+    case IBAN_CODE
+    case AWS_ACCESS_KEY
+    case AWS_SECRET_KEY
+    case GITHUB_TOKEN
+    case OPENAI_API_KEY
+    case ANTHROPIC_API_KEY
+    case SLACK_TOKEN
+    case STRIPE_KEY
+    case PRIVATE_KEY
+    case JWT
+
+    /// PII or secret.
+    public enum Family: String, Sendable { case pii, secret }
+
+    /// The family the type belongs to.
+    public var family: Family {
+        switch self {
+        case .US_SSN, .CREDIT_CARD, .EMAIL_ADDRESS, .PHONE_NUMBER, .IP_ADDRESS, .IBAN_CODE: return .pii
+        default: return .secret
+        }
+    }
+
+    /// Every PII type.
+    public static let pii: Set<EntityType> = Set(allCases.filter { $0.family == .pii })
+    /// Every secret-format type (the policy's `api_key`).
+    public static let secrets: Set<EntityType> = Set(allCases.filter { $0.family == .secret })
+
+    /// The types a policy `pii.types` name selects (`ssn`, `credit_card`, `email`,
+    /// `phone_number`, `ip_address`, `iban`, `api_key`), or `nil` for an unknown name.
+    public static func types(forPolicyName name: String) -> Set<EntityType>? {
+        switch name.lowercased() {
+        case "ssn", "us_ssn": return [.US_SSN]
+        case "credit_card": return [.CREDIT_CARD]
+        case "email", "email_address": return [.EMAIL_ADDRESS]
+        case "phone_number", "phone": return [.PHONE_NUMBER]
+        case "ip_address", "ip": return [.IP_ADDRESS]
+        case "iban", "iban_code": return [.IBAN_CODE]
+        case "api_key", "secrets": return secrets
+        default: return nil
+        }
+    }
+
+    /// Order used when two findings overlap: the more specific, better-validated type wins.
+    var priority: Int {
+        switch self {
+        case .PRIVATE_KEY: return 100
+        case .ANTHROPIC_API_KEY: return 95
+        case .OPENAI_API_KEY, .GITHUB_TOKEN, .SLACK_TOKEN, .STRIPE_KEY: return 90
+        case .JWT: return 85
+        case .AWS_ACCESS_KEY, .AWS_SECRET_KEY: return 80
+        case .EMAIL_ADDRESS: return 60
+        case .IBAN_CODE: return 55
+        case .CREDIT_CARD: return 50
+        case .US_SSN: return 45
+        case .IP_ADDRESS: return 40
+        case .PHONE_NUMBER: return 30
+        }
+    }
+
+    public static func < (a: EntityType, b: EntityType) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One detected item: its type and the byte range in the raw input it was found in
+/// (including the encodings and separators it was written with).
+public struct Finding: Sendable, Equatable, Hashable {
+    public var type: EntityType
+    public var range: Range<Int>
+
+    public init(type: EntityType, range: Range<Int>) {
+        self.type = type
+        self.range = range
+    }
+}

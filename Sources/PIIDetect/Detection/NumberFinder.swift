@@ -1,0 +1,201 @@
+// MARK: - Digit sequences: cards, SSNs, phone numbers, IPv4
+
+/// Classifies digit sequences ("chains": digit groups joined by short separators, with an
+/// optional leading `+`) as card numbers, SSNs, phone numbers or IPv4 addresses.
+///
+/// One PCRE2 pattern finds the chains; the decision is made here from the digits, the
+/// grouping, the separators and, for bare numbers, the field label in front. A chain that
+/// holds two values (`6519-6564-4243-3777 (978-0-…`) is split where the separator style
+/// changes.
+enum NumberFinder {
+    /// Chains of up to 65 digits; the separators are at most three of ` .-/()`.
+    /// Possessive quantifiers: a chain never backtracks.
+    static let pattern = #"(?<![A-Za-z0-9_.\-])(?:\+ ?)?\(?\d(?:[ .\-/()]{0,3}+\d){0,64}+"#
+
+    /// A separator packed into one word: up to three bytes and the length in the top byte.
+    typealias Separator = UInt32
+
+    struct Chain {
+        var start: Int
+        var end: Int
+        var hasPlus = false
+        var hasParen = false
+        var digits: [UInt8] = []
+        var groups: [Int] = []          // digit count per group
+        var groupStarts: [Int] = []
+        var separators: [Separator] = []
+    }
+
+    static func parse(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Chain {
+        var c = Chain(start: range.lowerBound, end: range.upperBound)
+        c.digits.reserveCapacity(range.count)
+        var i = range.lowerBound
+        var sep: Separator = 0
+        var inGroup = false
+        while i < range.upperBound {
+            let b = p[i]
+            if isDigit(b) {
+                if !inGroup {
+                    if !c.groups.isEmpty { c.separators.append(sep) }
+                    sep = 0
+                    c.groups.append(0)
+                    c.groupStarts.append(i)
+                    inGroup = true
+                }
+                c.groups[c.groups.count - 1] += 1
+                c.digits.append(b)
+            } else {
+                if b == 0x2B { c.hasPlus = true }
+                if b == 0x28 || b == 0x29 { c.hasParen = true }
+                if !c.groups.isEmpty {
+                    let len = sep >> 24
+                    if len < 3 { sep |= UInt32(b) << (8 * len); sep = (sep & 0x00FF_FFFF) | ((len + 1) << 24) }
+                }
+                inGroup = false
+            }
+            i += 1
+        }
+        return c
+    }
+
+    @inline(__always) static func sepContains(_ s: Separator, _ b: UInt8) -> Bool {
+        let len = Int(s >> 24)
+        for k in 0..<len where UInt8(truncatingIfNeeded: s >> (8 * UInt32(k))) == b { return true }
+        return false
+    }
+
+    @inline(__always) static func sepOnly(_ s: Separator, _ allowed: (UInt8) -> Bool) -> Bool {
+        let len = Int(s >> 24)
+        for k in 0..<len where !allowed(UInt8(truncatingIfNeeded: s >> (8 * UInt32(k)))) { return false }
+        return true
+    }
+
+    /// The style of a separator, for splitting chains where the style changes.
+    static func style(_ s: Separator) -> UInt8 {
+        if sepContains(s, 0x28) || sepContains(s, 0x29) { return 1 }
+        if sepContains(s, 0x2F) { return 2 }
+        if sepContains(s, 0x2E) { return 3 }
+        if sepContains(s, 0x2D) { return 4 }
+        return (s >> 24) > 1 ? 5 : 6
+    }
+
+    /// Appends the findings in one chain (ranges in decoded bytes).
+    static func classify(
+        _ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, types: Set<EntityType>,
+        into out: inout [Candidate]
+    ) {
+        // A chain glued to a following letter is part of an identifier (`1Z…`, `3x`).
+        if range.upperBound < p.count, isWordByte(p[range.upperBound]) { return }
+        // Most chains are short numbers (quantities, dates, times): count before parsing.
+        var digitCount = 0, dots = 0
+        for i in range { let b = p[i]; if isDigit(b) { digitCount += 1 } else if b == 0x2E { dots += 1 } }
+        guard digitCount >= 9 || (digitCount >= 4 && dots == 3) else { return }
+        let whole = parse(p, range)
+        if let found = classifyChain(whole, p, types) { out.append(found); return }
+        // Split where the separator style changes; try the longest windows first.
+        let seps = whole.separators
+        guard seps.count >= 2 else { return }
+        let styles = seps.map(style)
+        var starts = [0], ends: [Int] = []
+        for s in 0..<styles.count {
+            let changes = (s > 0 && styles[s] != styles[s - 1]) || (s + 1 < styles.count && styles[s] != styles[s + 1])
+            if changes { starts.append(s + 1); ends.append(s) }
+        }
+        ends.append(whole.groups.count - 1)
+        guard starts.count <= 8 else { return }
+        var i = 0
+        while i < starts.count {
+            let first = starts[i]
+            var matchedLast: Int? = nil
+            for last in ends.reversed() where last >= first && !(first == 0 && last == whole.groups.count - 1) {
+                var lo = whole.groupStarts[first]
+                if first == 0 { lo = whole.start } else if p[lo - 1] == 0x28 { lo -= 1 }
+                let hi = whole.groupStarts[last] + whole.groups[last]
+                let piece = parse(p, lo..<hi)
+                guard piece.digits.count >= 4 else { continue }
+                if let found = classifyChain(piece, p, types) {
+                    out.append(found)
+                    matchedLast = last
+                    break
+                }
+            }
+            if let last = matchedLast {
+                while i < starts.count, starts[i] <= last { i += 1 }
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    static func classifyChain(_ c: Chain, _ p: UnsafeBufferPointer<UInt8>, _ types: Set<EntityType>) -> Candidate? {
+        let n = c.digits.count
+        let range = c.start..<c.end
+        let dotSep: Separator = (1 << 24) | 0x2E
+
+        // IPv4: four groups of up to three digits joined by single dots.
+        if c.groups.count == 4, !c.hasPlus, !c.hasParen, c.separators.allSatisfy({ $0 == dotSep }) {
+            guard types.contains(.IP_ADDRESS), c.groups.allSatisfy({ $0 <= 3 }) else { return nil }
+            // `Chrome/120.0.0.0`, `Safari/537.36`: a product version, not an address.
+            if c.start >= 2, p[c.start - 1] == 0x2F, isAlnum(p[c.start - 2]) { return nil }
+            guard let octets = IPValidator.parseIPv4(Array(UnsafeBufferPointer(rebasing: p[range]))[...]),
+                  IPValidator.isHostIPv4(octets) else { return nil }
+            return Candidate(type: .IP_ADDRESS, range: range)
+        }
+        guard n >= 9 else { return nil }
+
+        let spaced = c.groups.count >= 5 && c.groups.allSatisfy { $0 <= 2 }
+        let isSpaceDash: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x2D }
+        let onlySpaceDash = !c.hasParen && c.separators.allSatisfy { sepOnly($0, isSpaceDash) }
+        let first = c.separators.first
+        let uniform = c.separators.allSatisfy { $0 == first }
+
+        // Cards: 13-19 digits, Luhn and an issued brand, grouped by spaces or dashes (dots
+        // only in the digit-by-digit evasion or 4-4-4-4).
+        if types.contains(.CREDIT_CARD), !c.hasPlus, (13...19).contains(n), CardValidator.isValid(c.digits) {
+            let dotted = !c.hasParen && c.separators.allSatisfy { sepOnly($0) { $0 == 0x20 || $0 == 0x2E } }
+                && (spaced || (c.groups.allSatisfy { $0 == 4 } && uniform))
+            if onlySpaceDash || dotted { return Candidate(type: .CREDIT_CARD, range: range) }
+        }
+
+        // SSNs: AAA-GG-SSSS, or nine digits as one run or spread out, when the label says SSN.
+        if types.contains(.US_SSN), n == 9, !c.hasPlus, !c.hasParen, SSNValidator.isValid(c.digits) {
+            let classic = c.groups == [3, 2, 4] && uniform && onlySpaceDash
+            if classic { return Candidate(type: .US_SSN, range: range) }
+            let shapeOK = c.groups.count == 1 || spaced || c.groups == [3, 2, 4]
+            if shapeOK, ContextLabel.says(p, c.start, anyOf: ContextLabel.ssnWords) {
+                return Candidate(type: .US_SSN, range: range)
+            }
+        }
+
+        guard types.contains(.PHONE_NUMBER), n >= 10, n <= 15 else { return nil }
+        return isPhone(c, p: p, spaced: spaced) ? Candidate(type: .PHONE_NUMBER, range: range) : nil
+    }
+
+    static func isPhone(_ c: Chain, p: UnsafeBufferPointer<UInt8>, spaced: Bool) -> Bool {
+        // `+49 (0)30 …`: the `(0)` trunk marker is not part of the international number.
+        var digits = c.digits[...]
+        if c.hasPlus, c.groups.count > 2, c.groups[1] == 1, digits[digits.startIndex + c.groups[0]] == 0x30,
+           sepContains(c.separators[0], 0x28) {
+            var d = Array(c.digits)
+            d.remove(at: c.groups[0])
+            digits = d[...]
+        }
+        if c.hasPlus { return PhoneValidator.isInternational(digits) }
+        if c.separators.contains(where: { sepContains($0, 0x2F) }) { return false }   // dates, fractions
+        let g = c.groups
+        // NANP layouts: (212) 736-1234, 212-736-1234, 212.736.1234, 1-212-736-1234.
+        if g == [3, 3, 4] { return PhoneValidator.isNANP(digits) }
+        if g == [1, 3, 3, 4], digits.first == 0x31 { return PhoneValidator.isNANP(digits.dropFirst()) }
+        // National numbers written with the trunk 0: 020 3706 3941, 07810 989419, 030 14069601,
+        // 01 90 63 81 57.
+        if g.count >= 2, g[0] >= 2, g.allSatisfy({ $0 >= 2 }) || spaced, digits.first == 0x30,
+           PhoneValidator.isTrunkNational(digits) { return true }
+        // Digits spread out one or two at a time: an evasion; the digits alone decide.
+        if spaced { return PhoneValidator.isPlausibleDigits(digits) }
+        // Anything else needs a label that says phone.
+        if ContextLabel.says(p, c.start, anyOf: ContextLabel.phoneWords) {
+            return PhoneValidator.isPlausibleDigits(digits)
+        }
+        return false
+    }
+}
