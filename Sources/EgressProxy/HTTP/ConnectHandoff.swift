@@ -75,9 +75,13 @@ struct ConnectHandoff {
         let (head, body) = DenialResponse.make(
             status: status, reason: record.decision.reason, rule: record.decision.rule, host: record.host,
             keepAlive: false, allocator: context.channel.allocator)
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+        // NIO's response encoder (rightly, for a 2xx) writes no body for a response to CONNECT;
+        // a denial must carry its JSON body, so it bypasses the encoder.
+        let ops = context.pipeline.syncOperations
+        if let enc = try? ops.handler(type: HTTPResponseEncoder.self) { ops.removeHandler(enc, promise: nil) }
+        if let v = try? ops.handler(type: NIOHTTPResponseHeadersValidator.self) { ops.removeHandler(v, promise: nil) }
+        let raw = DenialResponse.serialize(head: head, body: body, allocator: context.channel.allocator)
+        context.writeAndFlush(NIOAny(raw)).whenComplete { _ in
             context.close(promise: nil)
         }
     }

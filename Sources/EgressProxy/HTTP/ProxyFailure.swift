@@ -86,6 +86,23 @@ enum DenialResponse {
         return (HTTPResponseHead(version: version, status: status, headers: headers), buffer)
     }
 
+    /// The wire form of a complete response whose head and body the proxy made itself
+    /// (used where the HTTP encoder is already out of the pipeline or would drop the body).
+    static func serialize(head: HTTPResponseHead, body: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: 256 + body.readableBytes)
+        out.writeString("HTTP/\(head.version.major).\(head.version.minor) \(head.status.code) \(head.status.reasonPhrase)\r\n")
+        for (name, value) in head.headers {
+            out.writeString(name)
+            out.writeString(": ")
+            out.writeString(value)
+            out.writeString("\r\n")
+        }
+        out.writeString("\r\n")
+        var b = body
+        out.writeBuffer(&b)
+        return out
+    }
+
     static func errorCode(_ reason: Reason) -> String {
         switch reason {
         case .dns_failure, .upstream_tls, .upstream_error, .upstream_timeout: return "upstream_failed"

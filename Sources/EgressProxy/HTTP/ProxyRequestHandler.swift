@@ -50,6 +50,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestsServed = 0
     private var pendingConnect: HTTPRequestHead?
     private var handingOff = false
+    /// Set while switching to a raw relay after `101`; reads wait for the new handlers.
+    private var upgrading = false
     /// Totals for the MITM session's connect record.
     private(set) var sessionBytesUp = 0
     private(set) var sessionBytesDown = 0
@@ -155,6 +157,19 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainEvent {
+            // Graceful stop: an idle connection closes now, a busy one after its response.
+            if exchange == nil && queued.isEmpty {
+                context.close(promise: nil)
+            } else {
+                closeAfterResponse = true
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // Parser errors: 431 for oversized heads, 400 for the rest; then close.
         if let parseError = error as? HTTPParserError {
@@ -187,7 +202,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Outbound read gating (backpressure towards the client)
 
     func read(context: ChannelHandlerContext) {
-        if pendingConnect != nil || handingOff {
+        if pendingConnect != nil || handingOff || upgrading {
             readPending = true
             return
         }
@@ -588,6 +603,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     fileprivate func responseEnd(_ ex: Exchange, _ trailers: HTTPHeaders?) {
         guard let context, exchange === ex else { return }
+        if let upgradeHead = ex.upgradeHead {
+            performUpgrade(ex, upgradeHead, context: context)
+            return
+        }
         if var masker = ex.masker {
             var tail = masker.finish()
             ex.masker = masker
@@ -644,9 +663,9 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - WebSocket (and other) upgrades
 
+    /// The upstream accepted the upgrade: remember the 101 and switch once its `.end` is in
+    /// (the response decoder emits it right after the head).
     private func upgrade(_ ex: Exchange, _ head: HTTPResponseHead, context: ChannelHandlerContext) {
-        guard let conn = ex.upstream else { return }
-        ex.upstream = nil
         var out = head
         out.version = ex.head.version
         if active.secrets.isActive {
@@ -654,32 +673,57 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             for (name, value) in out.headers { masked.add(name: name, value: active.secrets.maskHeaderValue(value)) }
             out.headers = masked
         }
+        ex.upgradeHead = out
         ex.responseStarted = true
+    }
+
+    /// Sends the 101 and turns both connections into a raw byte relay. Client reads are held
+    /// throughout, so no frame is read while an HTTP decoder is still in the pipeline; the
+    /// upstream decoder hands bytes it already read to the glue when it leaves.
+    private func performUpgrade(_ ex: Exchange, _ out: HTTPResponseHead, context: ChannelHandlerContext) {
+        guard let conn = ex.upstream else { return }
+        ex.upstream = nil
         ex.responseEnded = true
         ex.phase = .done
+        conn.handler.detach()
+        upgrading = true
         finishAudit(ex, status: 101)
         exchange = nil
         let clientChannel = context.channel
         let upstreamChannel = conn.channel
-        let masking = active.secrets.isActive ? active.secrets : nil
-        context.writeAndFlush(Self.wrapOutboundOut(.head(out))).flatMapThrowing {
-            // Raw bytes from here on: remove HTTP codecs on both sides, then glue.
+        context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).flatMap { () -> EventLoopFuture<Void> in
             let c = clientChannel.pipeline.syncOperations
             let u = upstreamChannel.pipeline.syncOperations
             do {
-                if let enc = try? c.handler(type: HTTPResponseEncoder.self) { c.removeHandler(enc, promise: nil) }
-                if let v = try? c.handler(type: NIOHTTPResponseHeadersValidator.self) { c.removeHandler(v, promise: nil) }
-                if let dec = try? c.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) { c.removeHandler(dec, promise: nil) }
-                if let enc = try? u.handler(type: HTTPRequestEncoder.self) { u.removeHandler(enc, promise: nil) }
-                u.removeHandler(conn.handler, promise: nil)
-                if let dec = try? u.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) { u.removeHandler(dec, promise: nil) }
-                if let idle = try? u.handler(type: IdleStateHandler.self) { u.removeHandler(idle, promise: nil) }
-                // Frames are relayed as they are (WebSocket frame masking of secrets: not yet).
-                _ = masking
+                // WebSocket frames are relayed as they are (masking secrets inside frames: not yet).
                 let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
                 try c.addHandler(clientGlue)
                 try u.addHandler(upstreamGlue)
+                if let enc = try? c.handler(type: HTTPResponseEncoder.self) { c.removeHandler(enc, promise: nil) }
+                if let v = try? c.handler(type: NIOHTTPResponseHeadersValidator.self) { c.removeHandler(v, promise: nil) }
                 c.removeHandler(context: context, promise: nil)
+                let clientDecoderGone = clientChannel.eventLoop.makePromise(of: Void.self)
+                if let dec = try? c.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+                    c.removeHandler(dec, promise: clientDecoderGone)
+                } else {
+                    clientDecoderGone.succeed()
+                }
+                u.removeHandler(conn.handler, promise: nil)
+                if let enc = try? u.handler(type: HTTPRequestEncoder.self) { u.removeHandler(enc, promise: nil) }
+                if let idle = try? u.handler(type: IdleStateHandler.self) { u.removeHandler(idle, promise: nil) }
+                let upstreamDecoderGone = clientChannel.eventLoop.makePromise(of: Void.self)
+                if let dec = try? u.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) {
+                    u.removeHandler(dec, promise: upstreamDecoderGone)
+                } else {
+                    upstreamDecoderGone.succeed()
+                }
+                return clientDecoderGone.futureResult.and(upstreamDecoderGone.futureResult).map { _ in
+                    clientChannel.read()
+                    upstreamChannel.read()
+                }
+            } catch {
+                return clientChannel.eventLoop.makeFailedFuture(error)
             }
         }.whenFailure { _ in
             clientChannel.close(promise: nil)
@@ -815,6 +859,8 @@ final class Exchange {
     var masker: StreamingReplacer?
     var responseBuffer: ByteBuffer?
     var clientHead: HTTPResponseHead?
+    /// The 101 to send once the upstream's upgrade response is complete.
+    var upgradeHead: HTTPResponseHead?
 
     init(head: HTTPRequestHead, target: RequestTarget, mode: ProxyMode, tls: Bool, record: AuditRecord) {
         self.head = head

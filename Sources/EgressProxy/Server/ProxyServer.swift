@@ -106,6 +106,14 @@ public final class ProxyServer: Sendable {
     public func shutdown(grace: TimeAmount = .seconds(10)) async {
         let listener = state.withLockedValue { $0.serverChannel }
         try? await listener?.close()
+        // Idle keep-alive connections close now; busy ones after their current response.
+        for c in state.withLockedValue({ Array($0.children.values) }) {
+            c.pipeline.fireUserInboundEventTriggered(DrainEvent())
+        }
+        for (_, pool) in pools {
+            let p = pool
+            try? await p.eventLoop.submit { p.closeAll() }.get()
+        }
         let deadline = NIODeadline.now() + grace
         while NIODeadline.now() < deadline {
             let open = state.withLockedValue { $0.children.count }
@@ -124,6 +132,9 @@ public final class ProxyServer: Sendable {
     /// Connections currently open (for tests and metrics).
     public var openConnections: Int { state.withLockedValue { $0.children.count } }
 }
+
+/// Sent through every connection's pipeline on graceful stop.
+struct DrainEvent: Sendable {}
 
 /// Closes a connection on an idle event from `IdleStateHandler`.
 final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {

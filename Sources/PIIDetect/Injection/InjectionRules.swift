@@ -81,6 +81,7 @@ extension InjectionScorer {
             }
             i = at + 1
         }
+        markCode(p, &sentences)
         // Chat-role lines ("Human:", "Assistant:") and code string literals, per sentence.
         var roles = Set<Int>()
         for idx in sentences.indices {
@@ -130,6 +131,67 @@ extension InjectionScorer {
                 return true
             }
         }
+    }
+
+    static let codeStarts: [[UInt8]] = [
+        "const ", "let ", "var ", "def ", "class ", "import ", "from ", "return ", "function ", "func ",
+        "package ", "public ", "private ", "async ", "await ", "#include", "if (", "for (", "while (",
+        "} else", "print(", "console.", "SELECT ", "UPDATE ", "ALTER ", "INSERT ",
+    ].map { Array($0.utf8) }
+
+    /// Marks sentences on or within two lines of a line of code (not comments, not JSON).
+    func markCode(_ p: UnsafeBufferPointer<UInt8>, _ sentences: inout [Sentence]) {
+        let n = p.count
+        var lineStarts: [Int] = [0]
+        var codeLines: [Bool] = []
+        var ls = 0
+        while ls <= n {
+            var le = ls
+            while le < n, p[le] != 0x0A { le += 1 }
+            codeLines.append(isCodeLine(p, ls..<le))
+            if le >= n { break }
+            ls = le + 1
+            lineStarts.append(ls)
+        }
+        guard codeLines.contains(true) else { return }
+        var line = 0
+        for idx in sentences.indices {
+            let start = sentences[idx].range.lowerBound
+            while line + 1 < lineStarts.count, lineStarts[line + 1] <= start { line += 1 }
+            let lo = max(0, line - 2), hi = min(codeLines.count - 1, line + 2)
+            var near = false
+            for k in lo...hi where codeLines[k] { near = true; break }
+            if near, !isCommentLine(p, lineStarts[line]) { sentences[idx].nearCode = true }
+        }
+    }
+
+    func isCommentLine(_ p: UnsafeBufferPointer<UInt8>, _ start: Int) -> Bool {
+        var s = start
+        while s < p.count, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
+        guard s < p.count else { return false }
+        if p[s] == UInt8(ascii: "#") { return true }
+        if s + 1 < p.count, p[s] == UInt8(ascii: "/"), p[s + 1] == UInt8(ascii: "/") || p[s + 1] == UInt8(ascii: "*") { return true }
+        if s + 1 < p.count, p[s] == UInt8(ascii: "-"), p[s + 1] == UInt8(ascii: "-") { return true }
+        return false
+    }
+
+    func isCodeLine(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        var s = r.lowerBound
+        while s < r.upperBound, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
+        var e = r.upperBound
+        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
+        guard e > s else { return false }
+        let line = UnsafeBufferPointer(rebasing: p[s..<e])
+        for k in InjectionScorer.codeStarts where line.count >= k.count && line.prefix(k.count).elementsEqual(k) { return true }
+        if p[e - 1] == UInt8(ascii: ";") { return true }
+        if HidingPlaces.find(Array("=>".utf8), in: line, from: 0, to: line.count) != nil { return true }
+        // `name = value` (not `==`, not prose).
+        var k = s
+        while k < e, isWordByte(p[k]) || p[k] == UInt8(ascii: ".") { k += 1 }
+        var t = k
+        while t < e, p[t] == 0x20 { t += 1 }
+        if k > s, t + 1 < e, p[t] == UInt8(ascii: "="), p[t + 1] != UInt8(ascii: "=") { return true }
+        return false
     }
 
     @inline(__always) func lineStartsAt(_ p: UnsafeBufferPointer<UInt8>, _ s: Int) -> Bool {
@@ -255,21 +317,23 @@ extension InjectionScorer {
         if has(.reveal), has(.privateData) { put(.reveal, 0.3) }
 
         let destination = has(.url) || has(.emailAddressAtom)
-        let payload = has(.secret) || has(.privateData) || has(.systemPrompt) || has(.files)
+        let payload = has(.secret) || has(.privateData) || has(.systemPrompt)
         if has(.send), destination, payload { put(.exfil, 0.65) }
         else if has(.send), has(.secret) || has(.privateData) { put(.exfil, 0.45) }
         else if has(.send), destination { put(.exfil, 0.2) }
-        if has(.secret), destination, has(.tool) || has(.toolSevere) || has(.manipulate) || has(.reveal) {
+        if has(.secret) || has(.privateData), destination,
+           has(.tool) || has(.toolSevere) || has(.manipulate) || has(.reveal) || has(.aiAddress) {
             put(.exfil, 0.6)
         }
 
         if has(.delete), has(.files) { put(.delete, 0.55) }
-        if has(.toolSevere) { put(.tool, s.inFence ? 0.2 : 0.5) }
-        if has(.tool) { put(.tool, s.inFence ? 0.1 : 0.35) }
-        if has(.personaStrong) { put(.persona, has(.personaWeak) ? 0.6 : 0.45) }
+        let code = s.inFence || s.nearCode
+        if has(.toolSevere) { put(.tool, code ? 0.2 : 0.45) }
+        if has(.tool) { put(.tool, code ? 0.1 : 0.35) }
+        if has(.personaStrong) { put(.persona, has(.personaWeak) ? 0.6 : 0.4) }
         else if has(.personaWeak) { put(.persona, 0.2) }
         if has(.aiAddress) { put(.address, 0.45) }
-        if has(.fakeTurn) { put(.fakeTurn, s.inFence || s.codeLiteral ? 0.15 : 0.45) }
+        if has(.fakeTurn) { put(.fakeTurn, code || s.codeLiteral ? 0.15 : 0.45) }
         if has(.manipulate) { put(.manipulate, 0.3) }
         if has(.stealth) { put(.stealth, 0.35) }
         if has(.authorization) { put(.authorization, 0.35) }
@@ -323,11 +387,13 @@ extension InjectionScorer {
         return view.bytes.withUnsafeBufferPointer { p -> String in
             var sentences = InjectionScorer.segment(p)
             var cursor = 0
+            var matched: [Int: [String]] = [:]
             automaton.scan(p) { end, out in
                 let pos = end - 1
                 while cursor + 1 < sentences.count, sentences[cursor].range.upperBound <= pos { cursor += 1 }
                 let b = InjectionScorer.bit(out.atom)
                 if out.transformed { sentences[cursor].transformed |= b } else { sentences[cursor].atoms |= b }
+                matched[cursor, default: []].append((out.transformed ? "~" : "") + automaton.phrases[Int(out.phrase)])
             }
             markStructure(p, &sentences)
             markView(view, &sentences)
@@ -340,7 +406,7 @@ extension InjectionScorer {
                 let atoms = Atom.allCases.filter { s.atoms & InjectionScorer.bit($0) != 0 }.map { "\($0)" }
                 let tr = Atom.allCases.filter { s.transformed & InjectionScorer.bit($0) != 0 }.map { "\($0)" }
                 let text = String(decoding: p[s.range].prefix(100).map { $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self)
-                lines.append("[\(i)] pen=\(penalties[i]) hidden=\(s.hiddenRange != nil) tag=\(s.isTag) splits=\(s.splits) code=\(s.codeLiteral) atoms=\(atoms) tr=\(tr) sig=\(sig.map { "\($0.key):\($0.value)" }.sorted()) | \(text)")
+                lines.append("[\(i)] pen=\(penalties[i]) hidden=\(s.hiddenRange != nil) tag=\(s.isTag) splits=\(s.splits) code=\(s.codeLiteral) atoms=\(atoms) tr=\(tr) sig=\(sig.map { "\($0.key):\($0.value)" }.sorted()) kw=\(matched[i] ?? []) | \(text)")
             }
             return lines.joined(separator: "\n")
         }

@@ -99,6 +99,7 @@ public final class InjectionScorer: Sendable {
         var role: Int? = nil
         var codeLiteral = false
         var inFence = false
+        var nearCode = false
     }
 
     enum Signal: Hashable {
@@ -136,7 +137,7 @@ public final class InjectionScorer: Sendable {
         var spans: [Range<Int>] = []
         let perSentence = sentences.map { signals(of: $0, p: p) }
         let penalties = penaltiesFor(sentences)
-        for i in sentences.indices where !perSentence[i].isEmpty {
+        for i in sentences.indices where !perSentence[i].isEmpty || sentences[i].transformed != 0 {
             var combined: [Signal: Double] = [:]
             var hidden = false, obfuscated = false
             var members: [Int] = []

@@ -21,7 +21,12 @@ final class PhraseAutomaton: @unchecked Sendable {
         var boundaryEnd: Bool
         /// Found only through reversal or ROT13.
         var transformed: Bool
+        /// Index into ``phrases`` (diagnostics).
+        var phrase: Int32 = 0
     }
+
+    /// The lexicon phrase behind each output (diagnostics).
+    let phrases: [String]
 
     let classOf: [UInt8]          // byte -> class
     let classCount: Int
@@ -59,17 +64,29 @@ final class PhraseAutomaton: @unchecked Sendable {
     init(entries: [(Atom, [String])]) {
         // Keywords in folded, canonical byte form, with their variants.
         var keywords: [([UInt8], Output)] = []
+        var phraseList: [String] = []
         for (atom, phrases) in entries {
-            for phrase in phrases {
+            for rawPhrase in phrases {
+                phraseList.append(rawPhrase)
+                // A trailing `$` asks for a word boundary after the phrase.
+                let exact = rawPhrase.hasSuffix("$")
+                let phrase = exact ? String(rawPhrase.dropLast()) : rawPhrase
                 let folded = InjectionFold.foldKeyword(phrase)
                 guard !folded.isEmpty else { continue }
-                let canon = folded.map(PhraseAutomaton.canonical)
+                // Separator runs count once in the text, so they must in the keyword too.
+                var canon: [UInt8] = []
+                for b in folded.map(PhraseAutomaton.canonical) where !(b == 0x20 && (canon.last == 0x20 || canon.isEmpty)) {
+                    canon.append(b)
+                }
+                while canon.last == 0x20 { canon.removeLast() }
+                guard !canon.isEmpty else { continue }
                 let letters = folded.filter { isAlpha($0) }.count
                 let startsWithLetter = isAlnum(folded[0])
                 let endsWithLetter = folded.last.map(isAlnum) ?? false
                 let short = folded.count <= 3
                 let base = Output(atom: atom, length: Int32(canon.count), boundaryStart: startsWithLetter,
-                                  boundaryEnd: short && endsWithLetter, transformed: false)
+                                  boundaryEnd: (short || exact) && endsWithLetter, transformed: false,
+                                  phrase: Int32(phraseList.count - 1))
                 keywords.append((canon, base))
                 let asciiOnly = folded.allSatisfy { $0 < 0x80 }
                 if asciiOnly, letters >= 5, atom != .securityDoc, atom != .codeCue {
@@ -80,7 +97,10 @@ final class PhraseAutomaton: @unchecked Sendable {
                     keywords.append((Array(canon.reversed()), reversed))
                     var rot = base
                     rot.transformed = true
-                    keywords.append((folded.map(PhraseAutomaton.rot13).map(PhraseAutomaton.canonical), rot))
+                    var rotCanon: [UInt8] = []
+                    for b in folded.map(PhraseAutomaton.rot13).map(PhraseAutomaton.canonical)
+                        where !(b == 0x20 && rotCanon.last == 0x20) { rotCanon.append(b) }
+                    keywords.append((rotCanon, rot))
                 }
             }
         }
@@ -151,6 +171,7 @@ final class PhraseAutomaton: @unchecked Sendable {
         }
         outputStart[n] = Int32(flat.count)
 
+        self.phrases = phraseList
         self.classOf = classOf
         self.classCount = classCount
         self.separatorClass = separator
