@@ -14,7 +14,6 @@ struct ConnectHandoff {
     func handleConnect(head: HTTPRequestHead, handler: ProxyRequestHandler, context: ChannelHandlerContext) {
         let runtime = handler.runtime
         let active = handler.active
-        let policy = active.policy
         let started = NIODeadline.now()
         guard let (host, port) = RequestTarget.parseAuthority(head.uri, defaultPort: 443) else {
             respond(context: context, handler: handler, status: .badRequest, decision: .deny(.bad_request), host: head.uri, port: 0,
@@ -24,10 +23,11 @@ struct ConnectHandoff {
         var record = handler.newRecord(host: host, port: port, mode: .tunnel, decision: .allow())
         record.event = .connect
         record.method = "CONNECT"
-        let intercept = policy.shouldIntercept(host: host)
-        record.mode = intercept ? .mitm : .tunnel
+        let evaluator = RequestEvaluator(active: active)
+        record.mode = evaluator.connectMode(host: host)
+        let intercept = record.mode == .mitm
 
-        if let denied = policy.hostDecision(host: host) {
+        if let denied = evaluator.preResolve(host: host) {
             record.decision = denied
             respond(context: context, handler: handler, status: .forbidden, record: record, started: started)
             return
@@ -48,7 +48,7 @@ struct ConnectHandoff {
             case .success(let a):
                 addresses = a
             }
-            let cd = policy.connectDecision(host: host, addresses: addresses)
+            let cd = evaluator.network(host: host, addresses: addresses)
             guard cd.decision.isAllowed, let address = cd.allowedAddresses.first else {
                 record.decision = cd.decision
                 record.ip = addresses.first?.description

@@ -303,7 +303,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func decideNetworkThenRequest(_ ex: Exchange, context: ChannelHandlerContext) {
         let host = ex.target.host
-        if let denied = policy.hostDecision(host: host) {
+        let evaluator = RequestEvaluator(active: active)
+        if let denied = evaluator.preResolve(host: host) {
             deny(ex, denied, context: context)
             return
         }
@@ -313,7 +314,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .failure:
                 self.fail(ex, ProxyFailure(.upstream, .dns_failure, "name did not resolve"), context: context)
             case .success(let addresses):
-                let cd = self.policy.connectDecision(host: host, addresses: addresses)
+                let cd = evaluator.network(host: host, addresses: addresses)
                 guard cd.decision.isAllowed, let first = cd.allowedAddresses.first else {
                     if let a = addresses.first { ex.record.ip = a.description }
                     self.deny(ex, cd.decision, context: context)
@@ -334,67 +335,19 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.record.method = head.method.rawValue
         ex.record.path = RequestTarget.auditPath(ex.target.pathAndQuery)
 
-        let rule = policy.ruleDecision(host: ex.target.host, method: head.method.rawValue, path: String(ex.target.path))
-        if !rule.isAllowed {
-            deny(ex, rule, context: context)
+        let target = RequestTargetInfo(scheme: ex.target.scheme, host: ex.target.host, port: ex.target.port, pathAndQuery: ex.target.pathAndQuery)
+        let outcome = RequestEvaluator(active: active).request(head: head, target: target, tls: ex.tls)
+        ex.isUpgrade = outcome.isUpgrade
+        if !outcome.decision.isAllowed {
+            ex.record.secrets = outcome.refused
+            deny(ex, outcome.decision, context: context)
             return
         }
-        if rule.rule != nil { ex.record.decision.rule = rule.rule }
-
-        // Secrets: substitute for allowed hosts over TLS; any other placeholder denies.
-        let secrets = active.secrets
-        var upstreamHead = head
-        upstreamHead.uri = ex.target.pathAndQuery
-        let isUpgrade = head.headers.contains(name: "upgrade")
-        HopByHop.strip(&upstreamHead.headers, keepUpgrade: isUpgrade)
-        ex.isUpgrade = isUpgrade
-        if upstreamHead.headers["host"].isEmpty {
-            upstreamHead.headers.add(name: "Host", value: Self.hostHeader(ex.target))
-        }
-        if secrets.isActive {
-            let plan = secrets.requestPlan(host: ex.target.host, overTLS: ex.tls)
-            var substituted = Set<String>()
-            var refused = Set<String>()
-            var newHeaders = HTTPHeaders()
-            for (name, value) in upstreamHead.headers {
-                let r = plan.substituteHeader(name: name, value: value)
-                substituted.formUnion(r.substituted)
-                refused.formUnion(r.refused)
-                newHeaders.add(name: name, value: r.value)
-            }
-            upstreamHead.headers = newHeaders
-            if let q = ex.target.query {
-                let r = plan.substituteQuery(String(q))
-                substituted.formUnion(r.substituted)
-                refused.formUnion(r.refused)
-                upstreamHead.uri = String(ex.target.path) + "?" + r.value
-            }
-            if !refused.isEmpty {
-                ex.record.secrets = refused.sorted()
-                deny(ex, .deny(.secret_host_mismatch, rule: refused.sorted().first.map { "secrets.entries.\($0)" }), context: context)
-                return
-            }
-            ex.substituted = substituted
-            ex.bodyPlan = plan.makeBodyPlan()
-            if ex.bodyPlan?.rewrites == true, Self.hasBody(head) {
-                // The body may change length: re-frame as chunked.
-                upstreamHead.headers.remove(name: "content-length")
-                upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
-            }
-        }
-        ex.upstreamHead = upstreamHead
+        if outcome.decision.rule != nil { ex.record.decision.rule = outcome.decision.rule }
+        ex.substituted = outcome.substituted
+        ex.bodyPlan = outcome.bodyPlan
+        ex.upstreamHead = outcome.upstreamHead
         connectUpstream(ex, context: context)
-    }
-
-    private static func hostHeader(_ t: RequestTarget) -> String {
-        let h = t.host.contains(":") ? "[\(t.host)]" : t.host
-        let defaultPort = t.scheme == "https" ? 443 : 80
-        return t.port == defaultPort ? h : "\(h):\(t.port)"
-    }
-
-    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
-        if let cl = head.headers.first(name: "content-length"), let n = Int(cl) { return n > 0 }
-        return head.headers.contains(name: "transfer-encoding")
     }
 
     // MARK: - Stage 4: upstream

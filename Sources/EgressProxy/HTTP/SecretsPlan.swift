@@ -4,7 +4,7 @@ import PolicyEngine
 
 /// The policy's secrets, compiled once per policy for the request path: placeholder
 /// substitution per host (cached), and masking of real values in responses.
-struct SecretsPlan: Sendable {
+public struct SecretsPlan: Sendable {
     let bindings: [SecretBinding]
     private let masker: ResponseMasker
     private let perHost = NIOLockedValueBox<[HostKey: PlaceholderSubstituter]>([:])
@@ -56,6 +56,13 @@ struct SecretsPlan: Sendable {
 
 /// Secret handling for one request.
 struct RequestSecrets {
+    /// Secrets refused for placeholders found in `text` (e.g. the path, never substituted).
+    func refusedIn(_ text: String) -> [String] {
+        var b = ByteBuffer()
+        b.writeString(text)
+        return substituter.findPlaceholders(in: b)
+    }
+
     let substituter: PlaceholderSubstituter
 
     func substituteHeader(name: String, value: String) -> (value: String, substituted: [String], refused: [String]) {
@@ -82,12 +89,12 @@ struct RequestSecrets {
 
 /// Streams a request body through placeholder substitution (allowed secrets with `body` in
 /// `inject_in`) and refusal detection (placeholders of secrets this host may not get).
-struct RequestBodyPlan {
-    let rewrites: Bool
+public struct RequestBodyPlan {
+    public let rewrites: Bool
     var replacer: StreamingReplacer?
     var detector: PlaceholderDetector?
 
-    mutating func feed(_ chunk: ByteBuffer) -> (output: ByteBuffer, refused: Set<String>) {
+    public mutating func feed(_ chunk: ByteBuffer) -> (output: ByteBuffer, refused: Set<String>) {
         if detector != nil {
             detector!.feed(chunk)
             let found = detector!.found
@@ -97,7 +104,7 @@ struct RequestBodyPlan {
         return (chunk, [])
     }
 
-    mutating func finish() -> (output: ByteBuffer, refused: Set<String>) {
+    public mutating func finish() -> (output: ByteBuffer, refused: Set<String>) {
         if detector != nil {
             detector!.finish()
             let found = detector!.found
@@ -107,5 +114,5 @@ struct RequestBodyPlan {
         return (ByteBuffer(), [])
     }
 
-    var substitutedNames: [String] { replacer?.matchedLabels ?? [] }
+    public var substitutedNames: [String] { replacer?.matchedLabels ?? [] }
 }

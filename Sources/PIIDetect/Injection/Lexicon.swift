@@ -478,7 +478,7 @@ enum Lexicon {
             "radera", "удали", "sil ", "hapus", "xóa", "احذف", "हटाओ", "削除", "删除", "삭제",
         ]),
         (.files, [
-            "every file", "all files", "all the files", "repository", "the repo$", "database", "all data",
+            "every file", "all files", "all the files", "repository", "the repo\\b", "database", "all data",
             "home directory", "dateien", "fichiers", "archivos", "file nel", "arquivos", "bestanden", "pliki",
             "filer", "файлы", "dosyaları", "semua file", "tệp", "الملفات", "फ़ाइलें", "ファイル", "文件", "파일",
         ]),

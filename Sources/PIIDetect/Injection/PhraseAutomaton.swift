@@ -68,9 +68,9 @@ final class PhraseAutomaton: @unchecked Sendable {
         for (atom, phrases) in entries {
             for rawPhrase in phrases {
                 phraseList.append(rawPhrase)
-                // A trailing `$` asks for a word boundary after the phrase.
-                let exact = rawPhrase.hasSuffix("$")
-                let phrase = exact ? String(rawPhrase.dropLast()) : rawPhrase
+                // A trailing `\\b` asks for a word boundary after the phrase.
+                let exact = rawPhrase.hasSuffix("\\b")
+                let phrase = exact ? String(rawPhrase.dropLast(2)) : rawPhrase
                 let folded = InjectionFold.foldKeyword(phrase)
                 guard !folded.isEmpty else { continue }
                 // Separator runs count once in the text, so they must in the keyword too.
@@ -99,7 +99,8 @@ final class PhraseAutomaton: @unchecked Sendable {
                     rot.transformed = true
                     var rotCanon: [UInt8] = []
                     for b in folded.map(PhraseAutomaton.rot13).map(PhraseAutomaton.canonical)
-                        where !(b == 0x20 && rotCanon.last == 0x20) { rotCanon.append(b) }
+                        where !(b == 0x20 && (rotCanon.last == 0x20 || rotCanon.isEmpty)) { rotCanon.append(b) }
+                    while rotCanon.last == 0x20 { rotCanon.removeLast() }
                     keywords.append((rotCanon, rot))
                 }
             }
