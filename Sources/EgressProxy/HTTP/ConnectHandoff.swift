@@ -9,11 +9,11 @@ import PolicyEngine
 /// tunnel (dial the pinned address, check the ClientHello's SNI, relay bytes) or a MITM
 /// session (TLS with a minted leaf, then a `.mitm` request loop). Always one connect record.
 struct ConnectHandoff {
-    let dialer: UpstreamDialer
 
     func handleConnect(head: HTTPRequestHead, handler: ProxyRequestHandler, context: ChannelHandlerContext) {
         let runtime = handler.runtime
         let active = handler.active
+        let dialer = handler.makeDialer()
         let started = NIODeadline.now()
         guard let (host, port) = RequestTarget.parseAuthority(head.uri, defaultPort: 443) else {
             respond(context: context, handler: handler, status: .badRequest, decision: .deny(.bad_request), host: head.uri, port: 0,
@@ -58,9 +58,9 @@ struct ConnectHandoff {
             record.decision = cd.decision
             record.ip = address.description
             if intercept {
-                startMITM(context: context, handler: handler, host: host, port: port, address: address, record: record, started: started)
+                startMITM(context: context, handler: handler, dialer: dialer, host: host, port: port, address: address, record: record, started: started)
             } else {
-                startTunnel(context: context, handler: handler, host: host, port: port, address: address, record: record, started: started)
+                startTunnel(context: context, handler: handler, dialer: dialer, host: host, port: port, address: address, record: record, started: started)
             }
         }
     }
@@ -123,7 +123,7 @@ struct ConnectHandoff {
 
     // MARK: - Tunnel
 
-    private func startTunnel(context: ChannelHandlerContext, handler: ProxyRequestHandler, host: String, port: Int,
+    private func startTunnel(context: ChannelHandlerContext, handler: ProxyRequestHandler, dialer: UpstreamDialer, host: String, port: Int,
                              address: IPAddress, record: AuditRecord, started: NIODeadline) {
         let clientChannel = context.channel
         let runtime = handler.runtime
@@ -197,13 +197,13 @@ struct ConnectHandoff {
 
     // MARK: - MITM
 
-    private func startMITM(context: ChannelHandlerContext, handler: ProxyRequestHandler, host: String, port: Int,
+    private func startMITM(context: ChannelHandlerContext, handler: ProxyRequestHandler, dialer: UpstreamDialer, host: String, port: Int,
                            address: IPAddress, record: AuditRecord, started: NIODeadline) {
         let clientChannel = context.channel
         let runtime = handler.runtime
         let active = handler.active
         let pool = handler.pool
-        let dialer = self.dialer
+        let server = handler.server
         let eventLoop = context.eventLoop
         let loopBoundContext = NIOLoopBound(context, eventLoop: eventLoop)
         // Mint (or fetch) the leaf off the event loop before answering 200, so a failure
@@ -243,8 +243,7 @@ struct ConnectHandoff {
                             withErrorHandling: false, withOutboundHeaderValidation: true,
                             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoderLimits)
                         let inner = ProxyRequestHandler(
-                            runtime: runtime, active: active, role: .mitm(target), pool: pool, dialer: dialer,
-                            connectionHandoff: self)
+                            server: server, role: .mitm(target), pool: pool, tenant: (runtime, active))
                         try ops.addHandler(inner)
                         // One connect record per MITM session, written when it ends.
                         clientChannel.closeFuture.whenComplete { _ in

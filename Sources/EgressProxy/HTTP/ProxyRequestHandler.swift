@@ -32,12 +32,33 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case mitm(MITMTarget)
     }
 
-    let runtime: SandboxRuntime
-    let active: ActivePolicy
+    let server: ServerContext
     let role: Role
     let pool: UpstreamPool
-    let dialer: UpstreamDialer
-    let connectionHandoff: ConnectHandoff
+    let connectionHandoff = ConnectHandoff()
+    /// The sandbox of the current request: fixed for a MITM session, resolved per request
+    /// (from `Proxy-Authorization` in the gateway) on a front connection.
+    private var tenant: (runtime: SandboxRuntime, active: ActivePolicy)?
+    /// The peer's address, for source-address tenancy.
+    private var remoteAddress: SocketAddress?
+
+    var runtime: SandboxRuntime {
+        guard let tenant else { preconditionFailure("no tenant resolved for this request") }
+        return tenant.runtime
+    }
+    var active: ActivePolicy {
+        guard let tenant else { preconditionFailure("no tenant resolved for this request") }
+        return tenant.active
+    }
+    private var auditSink: AuditSink { tenant?.runtime.audit ?? server.fallbackAudit }
+
+    /// A dialer with this sandbox's timeouts and the shared verified TLS context.
+    func makeDialer() -> UpstreamDialer {
+        UpstreamDialer(
+            tlsContext: runtime.upstreamTLS,
+            connectTimeout: .milliseconds(Int64(limits.upstreamConnectTimeoutSeconds * 1000)),
+            responseTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)))
+    }
 
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
@@ -56,22 +77,20 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var sessionBytesUp = 0
     private(set) var sessionBytesDown = 0
 
-    init(runtime: SandboxRuntime, active: ActivePolicy, role: Role, pool: UpstreamPool, dialer: UpstreamDialer, connectionHandoff: ConnectHandoff) {
-        self.runtime = runtime
-        self.active = active
+    init(server: ServerContext, role: Role, pool: UpstreamPool, tenant: (SandboxRuntime, ActivePolicy)? = nil) {
+        self.server = server
         self.role = role
         self.pool = pool
-        self.dialer = dialer
-        self.connectionHandoff = connectionHandoff
+        self.tenant = tenant.map { (runtime: $0.0, active: $0.1) }
     }
 
-    private var policy: CompiledPolicy { active.policy }
-    private var limits: Limits { active.policy.limits }
+    private var limits: Limits { tenant?.active.policy.limits ?? server.defaultLimits }
 
     // MARK: - Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        remoteAddress = context.channel.remoteAddress
         armHeaderTimer(context: context)
     }
 
@@ -187,7 +206,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 var rec = newRecord(host: host, port: 0, mode: modeForRole, decision: .deny(.bad_request))
                 rec.status = Int(status.code)
                 rec.detail = "parse error: \(parseError)"
-                runtime.audit.write(rec)
+                auditSink.write(rec)
                 return
             }
         }
@@ -243,6 +262,17 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestsServed += 1
         switch role {
         case .front:
+            switch server.tenants.resolve(head: head, remoteAddress: remoteAddress) {
+            case .tenant(let runtime):
+                tenant = (runtime: runtime, active: runtime.currentPolicy)
+            case .unauthenticated:
+                tenant = nil
+                respondEarly(head: head, status: .proxyAuthenticationRequired, decision: .deny(.proxy_auth_required),
+                             host: "", port: 0, mode: .http,
+                             message: "Proxy authentication required: send Proxy-Authorization: Basic base64(SANDBOX_ID:TOKEN).",
+                             context: context)
+                return
+            }
             if head.method == .CONNECT {
                 // Act on the CONNECT once its `.end` arrived, so the HTTP decoder has finished
                 // the message before the handoff removes it from the pipeline.
@@ -362,7 +392,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             attach(ex, conn, context: context)
             return
         }
-        dialer.connectHTTP(key: key, on: context.eventLoop).whenComplete { [weak self] result in
+        makeDialer().connectHTTP(key: key, on: context.eventLoop).whenComplete { [weak self] result in
             guard let self, let context = self.context else {
                 if case .success(let c) = result { c.channel.close(promise: nil) }
                 return
@@ -769,11 +799,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         rec.durationMS = Double((NIODeadline.now() - ex.start).nanoseconds) / 1_000_000
         if rec.bytesUp == nil { rec.bytesUp = 0 }
         if rec.bytesDown == nil { rec.bytesDown = 0 }
-        runtime.audit.write(rec)
+        auditSink.write(rec)
     }
 
     func newRecord(host: String, port: Int, mode: ProxyMode, decision: Decision) -> AuditRecord {
-        AuditRecord(sandbox: runtime.sandbox, event: .request, decision: decision, host: host, port: port, mode: mode)
+        AuditRecord(sandbox: tenant?.runtime.sandbox ?? "", event: .request, decision: decision, host: host, port: port, mode: mode)
     }
 }
 

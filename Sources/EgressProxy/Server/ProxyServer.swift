@@ -18,7 +18,7 @@ public final class ProxyServer: Sendable {
         }
     }
 
-    private let runtime: SandboxRuntime
+    private let context: ServerContext
     private let group: EventLoopGroup
     private let configuration: Configuration
     private let pools: [ObjectIdentifier: UpstreamPool]
@@ -29,8 +29,18 @@ public final class ProxyServer: Sendable {
         var children: [ObjectIdentifier: Channel] = [:]
     }
 
-    public init(runtime: SandboxRuntime, group: EventLoopGroup, configuration: Configuration) {
-        self.runtime = runtime
+    /// A sidecar: every connection belongs to `runtime`'s sandbox.
+    public convenience init(runtime: SandboxRuntime, group: EventLoopGroup, configuration: Configuration) {
+        self.init(
+            context: ServerContext(
+                tenants: SingleTenant(runtime), fallbackAudit: runtime.audit,
+                defaultLimits: runtime.currentPolicy.policy.limits),
+            group: group, configuration: configuration)
+    }
+
+    /// Any tenancy (the gateway passes a resolver over its sandbox registry).
+    public init(context: ServerContext, group: EventLoopGroup, configuration: Configuration) {
+        self.context = context
         self.group = group
         self.configuration = configuration
         var pools: [ObjectIdentifier: UpstreamPool] = [:]
@@ -42,7 +52,6 @@ public final class ProxyServer: Sendable {
 
     /// Binds and starts accepting; returns the bound address (port 0 picks a free port).
     public func start() async throws -> SocketAddress {
-        let runtime = self.runtime
         let server = self
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -52,7 +61,7 @@ public final class ProxyServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try server.initializeChild(channel, runtime: runtime)
+                    try server.initializeChild(channel)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -63,9 +72,8 @@ public final class ProxyServer: Sendable {
         return address
     }
 
-    private func initializeChild(_ channel: Channel, runtime: SandboxRuntime) throws {
-        let active = runtime.currentPolicy
-        let limits = active.policy.limits
+    private func initializeChild(_ channel: Channel) throws {
+        let limits = context.defaultLimits
         let id = ObjectIdentifier(channel)
         let admitted = state.withLockedValue { s -> Bool in
             guard s.children.count < limits.maxConnections else { return false }
@@ -73,7 +81,6 @@ public final class ProxyServer: Sendable {
             return true
         }
         guard admitted else {
-            runtime.logger.warning("connection refused: max_connections reached", metadata: ["limit": "\(limits.maxConnections)"])
             channel.close(promise: nil)
             return
         }
@@ -83,10 +90,6 @@ public final class ProxyServer: Sendable {
         guard let pool = pools[ObjectIdentifier(channel.eventLoop)] else {
             throw ProxyFailure(.internal, .upstream_error, "no pool for event loop")
         }
-        let dialer = UpstreamDialer(
-            tlsContext: runtime.upstreamTLS,
-            connectTimeout: .milliseconds(Int64(limits.upstreamConnectTimeoutSeconds * 1000)),
-            responseTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000)))
         let ops = channel.pipeline.syncOperations
         // Closes connections that carry no bytes either way for idle_timeout (also tunnels).
         try ops.addHandler(IdleStateHandler(allTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000))))
@@ -95,10 +98,7 @@ public final class ProxyServer: Sendable {
             position: .last, withPipeliningAssistance: false, withServerUpgrade: nil,
             withErrorHandling: false, withOutboundHeaderValidation: true,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: HTTPLimits.decoderLimits)
-        try ops.addHandler(
-            ProxyRequestHandler(
-                runtime: runtime, active: active, role: .front, pool: pool, dialer: dialer,
-                connectionHandoff: ConnectHandoff(dialer: dialer)))
+        try ops.addHandler(ProxyRequestHandler(server: context, role: .front, pool: pool))
     }
 
     /// Stops accepting, waits up to `grace` for open connections to finish, then closes the
@@ -126,7 +126,7 @@ public final class ProxyServer: Sendable {
             let p = pool
             try? await p.eventLoop.submit { p.closeAll() }.get()
         }
-        runtime.audit.flush()
+        context.fallbackAudit.flush()
     }
 
     /// Connections currently open (for tests and metrics).
