@@ -43,6 +43,7 @@ let package = Package(
             name: "EgressProxy",
             dependencies: [
                 "PolicyEngine",
+                "PIIDetect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -62,6 +63,7 @@ let package = Package(
             dependencies: [
                 "EgressProxy",
                 "PolicyEngine",
+                "PIIDetect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

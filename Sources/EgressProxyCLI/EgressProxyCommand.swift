@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PIIDetect
 import PolicyEngine
 
 /// `egress-proxy`: the command line of SPEC section 2. A thin layer over the libraries.
@@ -271,11 +272,69 @@ struct Secrets: ParsableCommand {
 // MARK: - scan
 
 struct Scan: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the detectors over {\"id\",\"text\"} JSON lines.")
-    @Option var policy: String?
-    @Argument var input: String = "-"
+    static let configuration = CommandConfiguration(
+        abstract: "Run the detectors over {\"id\",\"text\"} JSON lines; print one result line per record.")
+    @Option(help: "Policy whose pii.types and injection_defense sensitivity/threshold apply (default: every type, medium).")
+    var policy: String?
+    @Argument(help: "JSON Lines input, or - for stdin.") var input: String = "-"
+
     func run() throws {
-        printError("scan: not implemented yet")
-        throw Exit.runtimeFailure
+        var types = Set(EntityType.allCases)
+        var scorer = InjectionScorer(sensitivity: .medium)
+        if let policy {
+            let compiled = try loadPolicyOrExit(path: policy, sandbox: "scan")
+            if let pii = compiled.document.pii, pii.enabled {
+                var chosen = Set<EntityType>()
+                for t in pii.types { chosen.formUnion(EntityType.types(forPolicyName: t.rawValue) ?? []) }
+                if !chosen.isEmpty { types = chosen }
+            }
+            if let inj = compiled.document.injectionDefense, inj.enabled {
+                if let t = inj.threshold {
+                    scorer = InjectionScorer(threshold: t)
+                } else if let s = Sensitivity(rawValue: inj.sensitivity.rawValue) {
+                    scorer = InjectionScorer(sensitivity: s)
+                }
+            }
+        }
+        let detector: Detector
+        do {
+            detector = try Detector(types: types)
+        } catch {
+            printError("scan: \(error)")
+            throw Exit.runtimeFailure
+        }
+        let handle: FileHandle
+        if input == "-" {
+            handle = FileHandle.standardInput
+        } else {
+            guard let h = FileHandle(forReadingAtPath: input) else {
+                printError("scan: cannot read \(input)")
+                throw Exit.invalidConfiguration
+            }
+            handle = h
+        }
+        var out = Data()
+        var pending = Data()
+        func emit(_ line: Data) {
+            guard let text = String(data: line, encoding: .utf8),
+                  let result = ScanFormat.scanLine(text, detector: detector, injection: scorer) else { return }
+            out.append(contentsOf: Array(result.utf8))
+            out.append(0x0A)
+            if out.count > 1 << 16 {
+                FileHandle.standardOutput.write(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        while true {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let nl = pending.firstIndex(of: 0x0A) {
+                emit(pending[pending.startIndex..<nl])
+                pending.removeSubrange(pending.startIndex...nl)
+            }
+        }
+        if !pending.isEmpty { emit(pending) }
+        FileHandle.standardOutput.write(out)
     }
 }

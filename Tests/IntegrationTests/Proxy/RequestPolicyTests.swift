@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// L7 rules (SPEC section 3), secrets in the query and body (SPEC section 5), and the
+/// connection timeouts of `limits`.
+@Suite("Proxy: rules, query/body secrets, timeouts")
+struct RequestPolicyTests {
+    static let rules = """
+        rules:
+          - name: read-only-repos
+            match: {host: api.test, method: [GET, HEAD], path: "/hel*"}
+            action: allow
+          - match: {host: api.test}
+            action: deny
+
+        """
+
+    @Test("L7 rules: the first match wins; a deny rule answers 403 rule_denied with its rule path")
+    func rulesFirstMatchWins() async throws {
+        let pki = try await TestPKI.shared()
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(ProxyConfiguration(policy: PolicyYAML.make(sections: Self.rules))) { proxy in
+                let (_, allowed) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/hello"), [])
+                #expect(allowed.status == 200)
+                let (_, denied) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/hello"), ["-X", "DELETE"])
+                expectDenial(denied, reason: "rule_denied", rule: "rules[1]")
+                let (_, other) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/headers"), [])
+                expectDenial(other, reason: "rule_denied", rule: "rules[1]")
+                #expect(upstream.log.all.map(\.method) == ["GET"], "only the allowed request reached the upstream")
+                let record = try await expectAudit(proxy, "rule_denied DELETE") {
+                    $0.reason == "rule_denied" && $0.method == "DELETE"
+                }
+                #expect(record?.rule == "rules[1]")
+            }
+        }
+    }
+
+    static let querySecret = """
+        secrets:
+          entries:
+            TOKEN:
+              value: env:REAL_TOKEN
+              placeholder: PH_TOKEN
+              allowed_hosts: [api.test]
+              inject_in: [headers, query, body]
+
+        """
+
+    @Test("inject_in query and body: the upstream gets the real value in both; the audit names TOKEN")
+    func queryAndBodySubstitution() async throws {
+        let pki = try await TestPKI.shared()
+        let secret = TestSecret()
+        var configuration = ProxyConfiguration(policy: PolicyYAML.make(sections: Self.querySecret))
+        configuration.environment = secret.environment
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(configuration) { proxy in
+                let (result, transfer) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/upload?key=PH_TOKEN&x=1"),
+                    ["--data-binary", "{\"api_key\":\"PH_TOKEN\"}", "-H", "Content-Type: application/json"])
+                #expect(result.exitCode == 0, "\(result.stderr)")
+                #expect(transfer.status == 200)
+                let received = try #require(upstream.log.requests(path: "/upload").first)
+                #expect(received.uri == "/upload?key=\(secret.value)&x=1")
+                let body = String(decoding: received.bodyPrefix, as: UTF8.self)
+                #expect(body == "{\"api_key\":\"\(secret.value)\"}")
+                let record = try await expectAudit(proxy, "request /upload") { $0.event == "request" }
+                #expect(record?.secrets == [TestSecret.name])
+                #expect(record?.path == "/upload?key=&x=")
+                expectNoSecret(secret, in: proxyOutputs(proxy))
+            }
+        }
+    }
+
+    @Test("a placeholder in the body of a request to another host is refused (403), and not sent on")
+    func bodyPlaceholderToOtherHost() async throws {
+        let pki = try await TestPKI.shared()
+        let secret = TestSecret()
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(secret.configuration()) { proxy in
+                let (_, transfer) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/upload", host: "other.test"),
+                    ["--data-binary", "token=PH_TOKEN"])
+                expectDenial(transfer, reason: "secret_host_mismatch")
+                // The chunk holding the placeholder is never forwarded: whatever the upstream
+                // logged of the aborted request carries no body byte.
+                #expect(upstream.log.requests(path: "/upload").allSatisfy { $0.bodyLength == 0 })
+                let record = try await expectAudit(proxy, "secret_host_mismatch in body") {
+                    $0.reason == "secret_host_mismatch"
+                }
+                #expect(record?.secrets.contains(TestSecret.name) == true)
+            }
+        }
+    }
+
+    @Test("a client that never finishes its request head is closed after header_timeout_seconds")
+    func headerTimeoutClosesSlowClient() async throws {
+        let policy = PolicyYAML.make(sections: "limits:\n  header_timeout_seconds: 1\n")
+        try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+            // Half a request head, then silence: the proxy must hang up (no response at all).
+            let response = try await RawClient.send("GET http://api.test/ HTTP/1.1\r\nHost: api", port: proxy.port, timeout: 8)
+            #expect(response.closed, "the proxy closed the connection")
+            #expect(response.status == nil)
+            // The proxy still serves others.
+            let again = try await RawClient.send("GARBAGE\r\n\r\n", port: proxy.port, timeout: 8)
+            #expect(again.status == 400)
+        }
+    }
+}
