@@ -13,10 +13,21 @@
 ///
 /// A pass whose trigger bytes do not occur is skipped, so plain ASCII text costs one scan.
 public enum TextDecoder {
+    /// Decodes `raw` for detection; `nil` when nothing in it needs decoding.
+    static func decodeIfNeeded(_ raw: UnsafeBufferPointer<UInt8>) -> DecodedText? {
+        let flags = ByteFlags.scan(raw)
+        guard flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) else { return nil }
+        return decode(raw, flags: flags)
+    }
+
     /// Decodes `raw` for detection.
     public static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> DecodedText {
+        decode(raw, flags: ByteFlags.scan(raw))
+    }
+
+    static func decode(_ raw: UnsafeBufferPointer<UInt8>, flags initial: ByteFlags) -> DecodedText {
         var layers: [OffsetMap] = []
-        var flags = ByteFlags.scan(raw)
+        var flags = initial
         var current: [UInt8]? = nil
         if flags.contains(.escape) {
             let (out, map) = EscapePass.run(raw)
@@ -52,16 +63,22 @@ struct ByteFlags: OptionSet {
     /// The words ` dot `/` DOT `, or ` at `/` AT ` next to a bracket: e-mail obfuscation
     /// written with bare words, which needs the character pass to look at spaces.
     static let bareWord = ByteFlags(rawValue: 4)
-    static let atWord = ByteFlags(rawValue: 8)
     static let bracket = ByteFlags(rawValue: 16)
+
+    /// Byte role for the scan: a byte that may start a character-pass token (checked more
+    /// closely when seen).
+    static let checkCharacter: UInt8 = 32
 
     nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
         let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         t.initialize(repeating: 0, count: 256)
         for c in ["\\", "%", "+"] { t[Int(Character(c).asciiValue!)] = escape.rawValue }
-        for c in ["&"] { t[Int(Character(c).asciiValue!)] = character.rawValue }
-        for c in ["[", "(", "{"] { t[Int(Character(c).asciiValue!)] = character.rawValue | bracket.rawValue }
-        for b in 0x80...0xFF { t[b] = character.rawValue }
+        for c in ["&", "[", "(", "{"] { t[Int(Character(c).asciiValue!)] = checkCharacter }
+        // Lead bytes of characters the fold changes: NBSP/soft hyphen (C2), Arabic-Indic
+        // and other digits (D9, DB, DF, E0, E1, EA, EB), spaces/dashes/zero-width (E2),
+        // ideographic space and full stop (E3), fullwidth forms and BOM (EF), tags and
+        // mathematical digits (F0, F3). Latin accents, Cyrillic, CJK text need no pass.
+        for b in [0xC2, 0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xE2, 0xE3, 0xEA, 0xEB, 0xEF, 0xF0, 0xF3] { t[b] = character.rawValue }
         return UnsafePointer(t)
     }()
 
@@ -69,14 +86,75 @@ struct ByteFlags: OptionSet {
         guard let base = p.baseAddress else { return [] }
         var acc: UInt8 = 0
         let table = ByteFlags.table
-        for i in 0..<p.count { acc |= table[Int(base[i])] }
-        var f = ByteFlags(rawValue: acc)
-        if ByteSearch.contains(p, " dot ") || ByteSearch.contains(p, " DOT ") {
-            f.insert(.bareWord)
-        } else if f.contains(.bracket), ByteSearch.contains(p, " at ") || ByteSearch.contains(p, " AT ") {
-            f.insert(.bareWord)
+        let n = p.count
+        var i = 0
+        while i < n {
+            let f = table[Int(base[i])]
+            if f != 0 {
+                if f & checkCharacter == 0 {
+                    acc |= f & escape.rawValue | f & character.rawValue
+                } else if ByteFlags.needsCharacterPass(base, n, i) {
+                    acc |= character.rawValue | (base[i] == UInt8(ascii: "&") ? 0 : bracket.rawValue)
+                }
+            }
+            i &+= 1
         }
+        var f = ByteFlags(rawValue: acc)
+        // ` dot ` / ` DOT ` anywhere, or ` at ` / ` AT ` next to a bracket form.
+        if containsWord(p, "dot") || (f.contains(.bracket) && containsWord(p, "at")) { f.insert(.bareWord) }
         return f
+    }
+
+    /// Whether ` word ` occurs (all lower or all upper case), eight bytes at a time: a
+    /// SWAR test for the word's first letter, then a check at the few hits.
+    static func containsWord(_ p: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool {
+        guard let base = p.baseAddress else { return false }
+        let n = p.count
+        let w = word.utf8Start
+        let wl = word.utf8CodeUnitCount
+        guard n >= wl + 2 else { return false }
+        let first = UInt64(w[0] | 0x20)
+        let pattern = first &* 0x0101_0101_0101_0101
+        @inline(__always) func check(_ i: Int) -> Bool {
+            guard i >= 1, i + wl < n, base[i - 1] == 0x20, base[i + wl] == 0x20 else { return false }
+            let upper = base[i] < 0x61
+            for k in 0..<wl {
+                let c = base[i + k]
+                guard c | 0x20 == w[k], (c < 0x61) == upper else { return false }
+            }
+            return true
+        }
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
+            let x = v ^ pattern
+            // Bytes of x that are zero mark the first letter (either case).
+            var hits = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+            while hits != 0 {
+                let k = hits.trailingZeroBitCount / 8
+                if check(i + k) { return true }
+                hits &= hits - 1
+            }
+            i += 8
+        }
+        while i < n {
+            if base[i] | 0x20 == UInt8(first), check(i) { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// `&` starting an entity, or a bracket starting `[.]`, `(dot)`, `[at]`, `{@}`, `[:]`.
+    static func needsCharacterPass(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Bool {
+        guard i + 2 < n else { return false }
+        let next = base[i + 1]
+        if base[i] == UInt8(ascii: "&") { return next == UInt8(ascii: "#") || isAlpha(next) }
+        switch next | 0x20 {
+        case UInt8(ascii: "."), UInt8(ascii: "@"), UInt8(ascii: ":"): return true
+        case UInt8(ascii: "d"): return i + 3 < n && (base[i + 2] | 0x20) == UInt8(ascii: "o")
+        case UInt8(ascii: "a"): return (base[i + 2] | 0x20) == UInt8(ascii: "t")
+        default: return false
+        }
     }
 }
 

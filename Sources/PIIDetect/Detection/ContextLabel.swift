@@ -96,9 +96,19 @@ enum ContextLabel {
         return false
     }
 
-    static let ssnWords: [[UInt8]] = ["ssn", "social", "s.s.n", "soc sec", "soc.sec", "socsec", "tax id", "taxpayer"].map { Array($0.utf8) }
+    static let ssnWords: [[UInt8]] = [
+        "ssn", "social", "s.s.n", "soc sec", "soc.sec", "soc_sec", "socsec", "ss#", "ss_num", "ssnum", "tax id",
+        "taxpayer", "itin",
+    ].map { Array($0.utf8) }
+    /// Labels of identifiers that look like numbers in a national format.
+    static let identifierWords: [[UInt8]] = [
+        "serial", "order", "invoice", "ref", "sku", "isbn", "tracking", "account", "acct", "ticket", "batch",
+        "iban", "bic", "routing", "transaction", "txn", "customer no", "member no",
+    ].map { Array($0.utf8) }
+
     static let phoneWords: [[UInt8]] = [
         "phone", "tel", "cell", "mobile", "mobil", "whatsapp", "call", "sms", "fax", "contact", "kontakt",
-        "handy", "movil", "móvil", "celular", "numero", "número", "ring", "text me", "reach", "dial",
+        "handy", "movil", "móvil", "celular", "numero", "número", "ring", "text me", "reach", "dial", "mob",
+        "msisdn", "telefono", "teléfono", "portable", "cellulare", "landline", "hotline", "helpline",
     ].map { Array($0.utf8) }
 }

@@ -4,52 +4,48 @@
 /// (compiled once, JIT, shared) and the Swift validators, and returns findings with byte
 /// ranges in the raw input.
 ///
-/// Deterministic and bounded: every pattern has bounded repetition and possessive
-/// quantifiers where a chain could grow, every match runs under a PCRE2 match limit, and
-/// the decoding passes are linear. Thread-safe: per-call state lives in the call.
+/// The PII patterns (digit chains, IBANs, IPv6, e-mail) are run anchored, at the positions
+/// one table-driven pass over the decoded text marks as possible starts; the same pass
+/// records which byte pairs occur, and a secret pattern runs only if its literal prefix
+/// can occur. Deterministic and bounded: every pattern has bounded repetition and
+/// possessive quantifiers where a chain could grow, every match runs under a PCRE2 match
+/// limit, and the decoding passes are linear. Thread-safe: per-call state lives in the call.
 public final class Detector: Sendable {
     /// The types this detector reports.
     public let types: Set<EntityType>
 
     struct Program: @unchecked Sendable {
         let regex: Regex2
-        let kind: Kind
-        /// Literals of which one must occur in the body for the program to run (none: always).
+        let types: Set<EntityType>
+        /// Literals of which one must occur in the body for the program to run.
         let needles: [StaticString]
-        enum Kind { case pii([PIIAlternative]), secret(Set<EntityType>) }
     }
 
-    /// The finders behind the alternatives of the combined PII pattern, in group order.
-    enum PIIAlternative { case numbers, iban, ipv6, email }
-
-    let programs: [Program]
-    let maxCaptures: Int
+    /// The anchored PII patterns (nil when no requested type needs them).
+    let numbers: Regex2?
+    let iban: Regex2?
+    let ipv6: Regex2?
+    let email: Regex2?
+    let secrets: [Program]
+    let mask: TypeMask
 
     /// Compiles the patterns for `types` (all types by default).
     public init(types: Set<EntityType> = Set(EntityType.allCases)) throws {
         self.types = types
-        var programs: [Program] = []
-        func add(_ pattern: String, _ kind: Program.Kind, _ needles: [StaticString] = [], _ options: Regex2.Options = []) throws {
-            programs.append(Program(regex: try Regex2(pattern, options: options), kind: kind, needles: needles))
+        let mask = TypeMask(types)
+        self.mask = mask
+        let wantsNumbers = mask.has(.CREDIT_CARD) || mask.has(.US_SSN) || mask.has(.PHONE_NUMBER) || mask.has(.IP_ADDRESS)
+        // Compiled anchored: they run at the starts found by the Swift pass.
+        numbers = wantsNumbers ? try Regex2(NumberFinder.pattern, options: .anchored) : nil
+        iban = mask.has(.IBAN_CODE) ? try Regex2(IBANFinder.pattern, options: .anchored) : nil
+        ipv6 = mask.has(.IP_ADDRESS) ? try Regex2(IPFinder.v6Pattern, options: .anchored) : nil
+        email = mask.has(.EMAIL_ADDRESS) ? try Regex2(EmailFinder.pattern, options: .anchored) : nil
+        secrets = try SecretPatterns.specs.filter { !$0.types.isDisjoint(with: types) }.map {
+            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types, needles: $0.needles)
         }
-        // One pass for the PII tokens: each alternative is a capture group, so the match
-        // says which finder it belongs to. Their first bytes differ (digit/`+`/`(` for
-        // numbers, a digit after two letters for IBANs, `:` for IPv6, `@` for e-mail), so
-        // the JIT's first-byte search serves all four at once.
-        var alternatives: [(String, PIIAlternative)] = []
-        if !types.isDisjoint(with: [.CREDIT_CARD, .US_SSN, .PHONE_NUMBER, .IP_ADDRESS]) { alternatives.append((NumberFinder.pattern, .numbers)) }
-        if types.contains(.IBAN_CODE) { alternatives.append((IBANFinder.pattern, .iban)) }
-        if types.contains(.IP_ADDRESS) { alternatives.append((IPFinder.v6Pattern, .ipv6)) }
-        if types.contains(.EMAIL_ADDRESS) { alternatives.append((EmailFinder.pattern, .email)) }
-        if !alternatives.isEmpty {
-            let combined = alternatives.map { "(" + $0.0 + ")" }.joined(separator: "|")
-            try add(combined, .pii(alternatives.map(\.1)))
-        }
-        for spec in SecretPatterns.specs where !spec.types.isDisjoint(with: types) {
-            try add(spec.pattern, .secret(spec.types), spec.needles, spec.options)
-        }
-        self.programs = programs
-        self.maxCaptures = programs.map(\.regex.captureCount).max() ?? 0
+        // The per-thread match data holds 16 groups; the patterns use at most one.
+        let maxCaptures = ([numbers, iban, ipv6, email].compactMap { $0?.captureCount } + secrets.map(\.regex.captureCount)).max() ?? 0
+        precondition(maxCaptures < 16, "detector patterns exceed the workspace's capture groups")
     }
 
     /// Findings in `bytes`, sorted by position, without overlaps.
@@ -64,49 +60,163 @@ public final class Detector: Sendable {
 
     /// Findings in `bytes`, sorted by position, without overlaps.
     public func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> [Finding] {
-        let decoded = TextDecoder.decode(bytes)
-        let candidates = decoded.bytes.withUnsafeBufferPointer { findCandidates(in: $0) }
-        return resolve(candidates).map { Finding(type: $0.type, range: decoded.rawRange($0.range)) }
+        let workspace = ScanWorkspace.acquire()
+        defer { workspace.release() }
+        guard let decoded = TextDecoder.decodeIfNeeded(bytes) else {
+            // Nothing to decode: match on the body itself.
+            findCandidates(in: bytes, workspace)
+            return resolve(workspace.candidates).map { Finding(type: $0.type, range: $0.range) }
+        }
+        decoded.bytes.withUnsafeBufferPointer { findCandidates(in: $0, workspace) }
+        return resolve(workspace.candidates).map { Finding(type: $0.type, range: decoded.rawRange($0.range)) }
     }
 
-    /// Runs every program over the decoded bytes.
-    func findCandidates(in p: UnsafeBufferPointer<UInt8>) -> [Candidate] {
-        var out: [Candidate] = []
-        let scratch = Regex2.Scratch(captureCount: maxCaptures)
-        let raw = UnsafeRawBufferPointer(p)
-        let bigrams = BigramFilter(p)
-        for program in programs {
-            if !program.needles.isEmpty, !program.needles.contains(where: { bigrams.mayContain($0) }) { continue }
-            let regex = program.regex
-            do {
-                switch program.kind {
-                case .pii(let alternatives):
-                    var offset = 0
-                    while offset < p.count, let ov = try regex.rawMatch(raw, from: offset, scratch: scratch) {
-                        let m = ov[0]..<ov[1]
-                        var group = 0
-                        while group < alternatives.count, ov[2 * (group + 1)] < 0 { group += 1 }
-                        offset = max(m.upperBound, m.lowerBound + 1)
-                        guard group < alternatives.count else { continue }
-                        switch alternatives[group] {
-                        case .numbers: NumberFinder.classify(p, m, types: types, into: &out)
-                        case .email: EmailFinder.check(p, m, into: &out)
-                        case .ipv6: IPFinder.checkV6(p, m, into: &out)
-                        case .iban:
-                            // A valid IBAN may end before the greedy match does: resume right
-                            // after it; an invalid one must not hide what follows its start.
-                            offset = IBANFinder.check(p, m, into: &out) ?? (m.lowerBound + 1)
-                        }
+    // MARK: Start positions
+
+    /// Roles of bytes in the start-position pass.
+    enum StartRole {
+        static let digit: UInt8 = 1
+        static let plusParen: UInt8 = 2
+        static let colon: UInt8 = 4
+        static let at: UInt8 = 8
+        static let word: UInt8 = 16       // letters, digits, `_` (for boundaries)
+        static let chainGlue: UInt8 = 32  // `.`, `-` (a digit after them continues a token)
+    }
+
+    nonisolated(unsafe) static let startRoles: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0, count: 256)
+        for b in 0x30...0x39 { t[b] = StartRole.digit | StartRole.word }
+        for b in 0x41...0x5A { t[b] = StartRole.word }
+        for b in 0x61...0x7A { t[b] = StartRole.word }
+        t[Int(UInt8(ascii: "_"))] = StartRole.word
+        t[Int(UInt8(ascii: "+"))] = StartRole.plusParen
+        t[Int(UInt8(ascii: "("))] = StartRole.plusParen
+        t[Int(UInt8(ascii: ":"))] = StartRole.colon
+        t[Int(UInt8(ascii: "@"))] = StartRole.at
+        t[Int(UInt8(ascii: "."))] = StartRole.chainGlue
+        t[Int(UInt8(ascii: "-"))] = StartRole.chainGlue
+        return UnsafePointer(t)
+    }()
+
+    /// Possible starts of the anchored PII patterns.
+    struct Starts {
+        var numbers: [Int32] = []
+        var iban: [Int32] = []
+        var ipv6: [Int32] = []
+        var email: [Int32] = []
+
+        mutating func reset() {
+            numbers.removeAll(keepingCapacity: true)
+            iban.removeAll(keepingCapacity: true)
+            ipv6.removeAll(keepingCapacity: true)
+            email.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// One pass over the decoded text: where each PII pattern may start, and the byte
+    /// pairs present (for the secret patterns' literals).
+    func findStarts(_ p: UnsafeBufferPointer<UInt8>, _ bigrams: inout BigramFilter, into starts: inout Starts) {
+        starts.reset()
+        guard let base = p.baseAddress, p.count > 0 else { return }
+        let n = p.count
+        let roles = Detector.startRoles
+        var previous: UInt8 = 0      // role of the previous byte
+        var prevByte: UInt8 = 0
+        var i = 0
+        while i < n {
+            let b = base[i]
+            bigrams.add(prevByte, b)
+            let role = roles[Int(b)]
+            if role & (StartRole.digit | StartRole.plusParen | StartRole.colon | StartRole.at) != 0 {
+                if role & StartRole.digit != 0 {
+                    // A run of digits starts here (not inside a word or dotted token).
+                    if previous & (StartRole.word | StartRole.chainGlue) == 0 {
+                        starts.numbers.append(Int32(i))
+                    } else if previous & StartRole.word != 0, previous & StartRole.digit == 0,
+                              i >= 2, roles[Int(base[i - 2])] & StartRole.word != 0 && roles[Int(base[i - 2])] & StartRole.digit == 0,
+                              i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0,
+                              i < 3 || roles[Int(base[i - 3])] & StartRole.word == 0 {
+                        // Two letters starting a word, then two digits: an IBAN's country
+                        // code and check digits.
+                        starts.iban.append(Int32(i))
                     }
-                case .secret(let secretTypes):
-                    try findSecrets(regex, secretTypes, p, raw, scratch, &out)
+                } else if role & StartRole.plusParen != 0 {
+                    if i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0
+                        || (i + 2 < n && (base[i + 1] == 0x20 || base[i + 1] == UInt8(ascii: "(")) && roles[Int(base[i + 2])] & StartRole.digit != 0) {
+                        if previous & StartRole.word == 0 { starts.numbers.append(Int32(i)) }
+                    }
+                } else if role & StartRole.colon != 0 {
+                    if isHexDigit(prevByte) || (i + 1 < n && base[i + 1] == UInt8(ascii: ":")) { starts.ipv6.append(Int32(i)) }
+                } else {
+                    starts.email.append(Int32(i))
                 }
+            }
+            previous = role
+            prevByte = b
+            i &+= 1
+        }
+    }
+
+    // MARK: Candidates
+
+    /// Runs the PII patterns at their starts and the secret patterns whose literals may
+    /// occur, over the decoded bytes.
+    func findCandidates(in p: UnsafeBufferPointer<UInt8>, _ workspace: ScanWorkspace) {
+        var out = workspace.candidates
+        out.removeAll(keepingCapacity: true)
+        workspace.candidates = []
+        defer { workspace.candidates = out }
+        let scratch = workspace.match
+        let raw = UnsafeRawBufferPointer(p)
+        var bigrams = BigramFilter()
+        findStarts(p, &bigrams, into: &workspace.starts)
+        let starts = workspace.starts
+
+        // Digit chains: cards, SSNs, phone numbers, IPv4.
+        if let regex = numbers, !starts.numbers.isEmpty {
+            var chains = workspace.chains
+            workspace.chains = NumberFinder.Scratch()
+            defer { workspace.chains = chains }
+            var done = 0
+            for s in starts.numbers where Int(s) >= done {
+                guard NumberFinder.mayHoldEntity(p, from: Int(s)) else { continue }
+                guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
+                let m = ov[0]..<ov[1]
+                done = m.upperBound
+                NumberFinder.classify(p, m, types: mask, scratch: &chains, into: &out)
+            }
+        }
+        if let regex = iban {
+            var done = 0
+            for s in starts.iban where Int(s) >= done {
+                guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
+                if let end = IBANFinder.check(p, ov[0]..<ov[1], into: &out) { done = end }
+            }
+        }
+        if let regex = ipv6 {
+            var done = 0
+            for s in starts.ipv6 where Int(s) >= done {
+                guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
+                done = ov[1]
+                IPFinder.checkV6(p, ov[0]..<ov[1], into: &out)
+            }
+        }
+        if let regex = email {
+            for s in starts.email {
+                guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
+                EmailFinder.check(p, ov[0]..<ov[1], into: &out)
+            }
+        }
+
+        for program in secrets where program.needles.contains(where: { bigrams.mayContain($0) }) {
+            do {
+                try findSecrets(program.regex, program.types, p, raw, scratch, &out)
             } catch {
                 // A limit hit stops this pattern for this body; the others still run.
                 continue
             }
         }
-        return out
     }
 
     private func findSecrets(
@@ -131,14 +241,14 @@ public final class Detector: Sendable {
                 if SecretChecks.awsAccessKey(s) { out.append(Candidate(type: .AWS_ACCESS_KEY, range: r)) }
             } else if secretTypes.contains(.AWS_SECRET_KEY) {
                 let g = ov[2]..<ov[3]
-                if types.contains(.AWS_SECRET_KEY), SecretChecks.awsSecretLabel(p, matchStart: r.lowerBound),
+                if mask.has(.AWS_SECRET_KEY), SecretChecks.awsSecretLabel(p, matchStart: r.lowerBound),
                    SecretChecks.awsSecret(SecretChecks.slice(p, g)) {
                     out.append(Candidate(type: .AWS_SECRET_KEY, range: g))
                 }
             } else if secretTypes.contains(.GITHUB_TOKEN) {
                 if SecretChecks.github(s) { out.append(Candidate(type: .GITHUB_TOKEN, range: r)) }
             } else if secretTypes.contains(.OPENAI_API_KEY) {
-                if let t = SecretChecks.skKey(s), types.contains(t) { out.append(Candidate(type: t, range: r)) }
+                if let t = SecretChecks.skKey(s), mask.has(t) { out.append(Candidate(type: t, range: r)) }
             } else if secretTypes.contains(.SLACK_TOKEN) {
                 if SecretChecks.slack(s) { out.append(Candidate(type: .SLACK_TOKEN, range: r)) }
             } else if secretTypes.contains(.STRIPE_KEY) {

@@ -70,6 +70,44 @@ public enum EntityType: String, Sendable, CaseIterable, Hashable, Comparable {
     public static func < (a: EntityType, b: EntityType) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// A set of entity types as bits (cheap membership tests on the scan path).
+struct TypeMask: OptionSet, Sendable {
+    let rawValue: UInt32
+
+    init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    init(_ types: Set<EntityType>) {
+        var v: UInt32 = 0
+        for t in types { v |= t.bit }
+        rawValue = v
+    }
+
+    @inline(__always) func has(_ t: EntityType) -> Bool { rawValue & t.bit != 0 }
+}
+
+extension EntityType {
+    /// This type's bit in a ``TypeMask``.
+    var bit: UInt32 {
+        switch self {
+        case .US_SSN: return 1 << 0
+        case .CREDIT_CARD: return 1 << 1
+        case .EMAIL_ADDRESS: return 1 << 2
+        case .PHONE_NUMBER: return 1 << 3
+        case .IP_ADDRESS: return 1 << 4
+        case .IBAN_CODE: return 1 << 5
+        case .AWS_ACCESS_KEY: return 1 << 6
+        case .AWS_SECRET_KEY: return 1 << 7
+        case .GITHUB_TOKEN: return 1 << 8
+        case .OPENAI_API_KEY: return 1 << 9
+        case .ANTHROPIC_API_KEY: return 1 << 10
+        case .SLACK_TOKEN: return 1 << 11
+        case .STRIPE_KEY: return 1 << 12
+        case .PRIVATE_KEY: return 1 << 13
+        case .JWT: return 1 << 14
+        }
+    }
+}
+
 /// One detected item: its type and the byte range in the raw input it was found in
 /// (including the encodings and separators it was written with).
 public struct Finding: Sendable, Equatable, Hashable {

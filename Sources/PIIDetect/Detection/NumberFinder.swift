@@ -16,8 +16,8 @@ enum NumberFinder {
     typealias Separator = UInt32
 
     struct Chain {
-        var start: Int
-        var end: Int
+        var start = 0
+        var end = 0
         var hasPlus = false
         var hasParen = false
         var digits: [UInt8] = []
@@ -26,9 +26,22 @@ enum NumberFinder {
         var separators: [Separator] = []
     }
 
-    static func parse(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Chain {
-        var c = Chain(start: range.lowerBound, end: range.upperBound)
-        c.digits.reserveCapacity(range.count)
+    /// Two chains reused across a body's matches (the whole chain and a window of it), so
+    /// classifying allocates only when a chain is longer than any before it.
+    struct Scratch {
+        var whole = Chain()
+        var piece = Chain()
+    }
+
+    static func parse(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into c: inout Chain) {
+        c.start = range.lowerBound
+        c.end = range.upperBound
+        c.hasPlus = false
+        c.hasParen = false
+        c.digits.removeAll(keepingCapacity: true)
+        c.groups.removeAll(keepingCapacity: true)
+        c.groupStarts.removeAll(keepingCapacity: true)
+        c.separators.removeAll(keepingCapacity: true)
         var i = range.lowerBound
         var sep: Separator = 0
         var inGroup = false
@@ -55,7 +68,6 @@ enum NumberFinder {
             }
             i += 1
         }
-        return c
     }
 
     @inline(__always) static func sepContains(_ s: Separator, _ b: UInt8) -> Bool {
@@ -79,10 +91,36 @@ enum NumberFinder {
         return (s >> 24) > 1 ? 5 : 6
     }
 
+    /// Whether the chain starting at `s` has at least four digits (the shortest entity, an
+    /// IPv4 address): most numbers in a body (quantities, years, times) are skipped
+    /// without running the pattern.
+    @inline(__always)
+    static func mayHoldEntity(_ p: UnsafeBufferPointer<UInt8>, from s: Int) -> Bool {
+        var i = s
+        var digits = 0
+        var gap = 0
+        let n = p.count
+        while i < n {
+            let b = p[i]
+            if isDigit(b) {
+                digits += 1
+                if digits >= 4 { return true }
+                gap = 0
+            } else if b == 0x20 || b == 0x2E || b == 0x2D || b == 0x2F || b == 0x28 || b == 0x29 || b == 0x2B {
+                gap += 1
+                if gap > 3 { return false }
+            } else {
+                return false
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// Appends the findings in one chain (ranges in decoded bytes).
     static func classify(
-        _ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, types: Set<EntityType>,
-        into out: inout [Candidate]
+        _ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, types: TypeMask,
+        scratch: inout Scratch, into out: inout [Candidate]
     ) {
         // A chain glued to a following letter is part of an identifier (`1Z…`, `3x`).
         if range.upperBound < p.count, isWordByte(p[range.upperBound]) { return }
@@ -90,7 +128,8 @@ enum NumberFinder {
         var digitCount = 0, dots = 0
         for i in range { let b = p[i]; if isDigit(b) { digitCount += 1 } else if b == 0x2E { dots += 1 } }
         guard digitCount >= 9 || (digitCount >= 4 && dots == 3) else { return }
-        let whole = parse(p, range)
+        parse(p, range, into: &scratch.whole)
+        let whole = scratch.whole
         if let found = classifyChain(whole, p, types) { out.append(found); return }
         // Split where the separator style changes; try the longest windows first.
         let seps = whole.separators
@@ -111,9 +150,9 @@ enum NumberFinder {
                 var lo = whole.groupStarts[first]
                 if first == 0 { lo = whole.start } else if p[lo - 1] == 0x28 { lo -= 1 }
                 let hi = whole.groupStarts[last] + whole.groups[last]
-                let piece = parse(p, lo..<hi)
-                guard piece.digits.count >= 4 else { continue }
-                if let found = classifyChain(piece, p, types) {
+                parse(p, lo..<hi, into: &scratch.piece)
+                guard scratch.piece.digits.count >= 4 else { continue }
+                if let found = classifyChain(scratch.piece, p, types) {
                     out.append(found)
                     matchedLast = last
                     break
@@ -127,14 +166,14 @@ enum NumberFinder {
         }
     }
 
-    static func classifyChain(_ c: Chain, _ p: UnsafeBufferPointer<UInt8>, _ types: Set<EntityType>) -> Candidate? {
+    static func classifyChain(_ c: Chain, _ p: UnsafeBufferPointer<UInt8>, _ types: TypeMask) -> Candidate? {
         let n = c.digits.count
         let range = c.start..<c.end
         let dotSep: Separator = (1 << 24) | 0x2E
 
         // IPv4: four groups of up to three digits joined by single dots.
         if c.groups.count == 4, !c.hasPlus, !c.hasParen, c.separators.allSatisfy({ $0 == dotSep }) {
-            guard types.contains(.IP_ADDRESS), c.groups.allSatisfy({ $0 <= 3 }) else { return nil }
+            guard types.has(.IP_ADDRESS), c.groups.allSatisfy({ $0 <= 3 }) else { return nil }
             // `Chrome/120.0.0.0`, `Safari/537.36`: a product version, not an address.
             if c.start >= 2, p[c.start - 1] == 0x2F, isAlnum(p[c.start - 2]) { return nil }
             guard let octets = IPValidator.parseIPv4(Array(UnsafeBufferPointer(rebasing: p[range]))[...]),
@@ -151,14 +190,14 @@ enum NumberFinder {
 
         // Cards: 13-19 digits, Luhn and an issued brand, grouped by spaces or dashes (dots
         // only in the digit-by-digit evasion or 4-4-4-4).
-        if types.contains(.CREDIT_CARD), !c.hasPlus, (13...19).contains(n), CardValidator.isValid(c.digits) {
+        if types.has(.CREDIT_CARD), !c.hasPlus, (13...19).contains(n), CardValidator.isValid(c.digits) {
             let dotted = !c.hasParen && c.separators.allSatisfy { sepOnly($0) { $0 == 0x20 || $0 == 0x2E } }
                 && (spaced || (c.groups.allSatisfy { $0 == 4 } && uniform))
             if onlySpaceDash || dotted { return Candidate(type: .CREDIT_CARD, range: range) }
         }
 
         // SSNs: AAA-GG-SSSS, or nine digits as one run or spread out, when the label says SSN.
-        if types.contains(.US_SSN), n == 9, !c.hasPlus, !c.hasParen, SSNValidator.isValid(c.digits) {
+        if types.has(.US_SSN), n == 9, !c.hasPlus, !c.hasParen, SSNValidator.isValid(c.digits) {
             let classic = c.groups == [3, 2, 4] && uniform && onlySpaceDash
             if classic { return Candidate(type: .US_SSN, range: range) }
             let shapeOK = c.groups.count == 1 || spaced || c.groups == [3, 2, 4]
@@ -167,7 +206,7 @@ enum NumberFinder {
             }
         }
 
-        guard types.contains(.PHONE_NUMBER), n >= 10, n <= 15 else { return nil }
+        guard types.has(.PHONE_NUMBER), n >= 10, n <= 15 else { return nil }
         return isPhone(c, p: p, spaced: spaced) ? Candidate(type: .PHONE_NUMBER, range: range) : nil
     }
 
@@ -181,11 +220,19 @@ enum NumberFinder {
             digits = d[...]
         }
         if c.hasPlus { return PhoneValidator.isInternational(digits) }
+        // `0044 20 …`: the international call prefix instead of `+`.
+        if digits.count >= 10, digits.first == 0x30, digits[digits.startIndex + 1] == 0x30, c.groups.count >= 2 {
+            return PhoneValidator.isInternational(digits.dropFirst(2))
+        }
         if c.separators.contains(where: { sepContains($0, 0x2F) }) { return false }   // dates, fractions
         let g = c.groups
         // NANP layouts: (212) 736-1234, 212-736-1234, 212.736.1234, 1-212-736-1234.
         if g == [3, 3, 4] { return PhoneValidator.isNANP(digits) }
         if g == [1, 3, 3, 4], digits.first == 0x31 { return PhoneValidator.isNANP(digits.dropFirst()) }
+        // Formats that also fit identifiers: not when the label names an identifier.
+        let label = ContextLabel.before(p, c.start)
+        if ContextLabel.contains(label, anyOf: ContextLabel.identifierWords),
+           !ContextLabel.contains(label, anyOf: ContextLabel.phoneWords) { return false }
         // National numbers written with the trunk 0: 020 3706 3941, 07810 989419, 030 14069601,
         // 01 90 63 81 57.
         if g.count >= 2, g[0] >= 2, g.allSatisfy({ $0 >= 2 }) || spaced, digits.first == 0x30,
@@ -193,7 +240,8 @@ enum NumberFinder {
         // Digits spread out one or two at a time: an evasion; the digits alone decide.
         if spaced { return PhoneValidator.isPlausibleDigits(digits) }
         // Anything else needs a label that says phone.
-        if ContextLabel.says(p, c.start, anyOf: ContextLabel.phoneWords) {
+        if ContextLabel.contains(label, anyOf: ContextLabel.phoneWords)
+            || ContextLabel.csvHeader(p, c.start).map({ ContextLabel.contains($0, anyOf: ContextLabel.phoneWords) }) == true {
             return PhoneValidator.isPlausibleDigits(digits)
         }
         return false

@@ -40,6 +40,7 @@ enum IPFinder {
     static let v6Pattern = #"(?:(?<=[0-9A-Fa-f])|(?=::)):[0-9A-Fa-f:]{1,40}+(?:\.\d{1,3}(?:\.\d{1,3}){3})?(?:%[A-Za-z0-9]{1,15})?"#
 
     static func checkV6(_ p: UnsafeBufferPointer<UInt8>, _ m: Range<Int>, into out: inout [Candidate]) {
+        guard !m.isEmpty else { return }
         var s = m.lowerBound
         while s > 0, m.lowerBound - s < 4, isHexDigit(p[s - 1]) { s -= 1 }
         if s > 0 {
@@ -64,7 +65,9 @@ enum IPFinder {
 enum IBANFinder {
     /// Anchored on the check digits (digits are rarer than letters, so the JIT tries fewer
     /// positions); the country code is the two letters behind them.
-    static let pattern = #"(?<=[A-Za-z]{2})\d{2}(?: ?[A-Za-z0-9]){11,32}+"#
+    /// The two letters before the check digits must start a word: in hex digests and
+    /// identifiers they do not, and the attempt fails at once.
+    static let pattern = #"(?<=(?<![A-Za-z0-9])[A-Za-z]{2})\d{2}(?: ?[A-Za-z0-9]){11,32}+"#
 
     /// Validates the IBAN whose check digits start `m` and returns where it ends (so the
     /// scan can continue right after it), or `nil`.

@@ -24,42 +24,44 @@ enum EncodedSegments {
         return UnsafePointer(t)
     }()
 
-    static func find(_ p: UnsafeBufferPointer<UInt8>) -> [Segment] {
+    /// Decodes the candidate runs (base64-alphabet runs of at least ``minimumLength``
+    /// bytes, found by the scorer's main pass) that turn out to be text.
+    static func decode(_ p: UnsafeBufferPointer<UInt8>, runs tokens: [Range<Int>]) -> [Segment] {
         var out: [Segment] = []
-        let n = p.count
         var budget = decodeBudget
+        // Tokens may hold other punctuation: split them into base64-alphabet runs.
+        var runs: [Range<Int>] = []
         let value = base64Value
-        var i = 0
-        while i < n {
-            guard value[Int(p[i])] >= 0 else { i += 1; continue }
-            var j = i
+        for t in tokens {
+            var k = t.lowerBound
+            while k < t.upperBound {
+                while k < t.upperBound, value[Int(p[k])] < 0 { k += 1 }
+                let s = k
+                while k < t.upperBound, value[Int(p[k])] >= 0 { k += 1 }
+                if k - s >= minimumLength { runs.append(s..<k) }
+            }
+        }
+        for r in runs where budget > 0 {
             var upper = false, lowerCase = false, digit = false, nonHex = false
-            while j < n {
-                let c = p[j]
-                guard value[Int(c)] >= 0 else { break }
+            for k in r {
+                let c = p[k]
                 if c >= 0x41 && c <= 0x5A { upper = true; if c > 0x46 { nonHex = true } }
                 else if c >= 0x61 && c <= 0x7A { lowerCase = true; if c > 0x66 { nonHex = true } }
                 else if c >= 0x30 && c <= 0x39 { digit = true }
                 else { nonHex = true }
-                j += 1
             }
-            var end = j
-            while end < n, p[end] == UInt8(ascii: "="), end - j < 2 { end += 1 }
-            let length = j - i
-            if length >= minimumLength, budget > 0 {
-                let run = UnsafeBufferPointer(rebasing: p[i..<j])
-                var decoded: [UInt8]? = nil
-                if !nonHex, digit, length % 2 == 0 {
-                    decoded = hex(run)
-                } else if upper, lowerCase {
-                    decoded = base64(run)
-                }
-                if let d = decoded, isText(d) {
-                    out.append(Segment(range: i..<end, text: d))
-                    budget -= d.count
-                }
+            let run = UnsafeBufferPointer(rebasing: p[r])
+            var decoded: [UInt8]? = nil
+            if !nonHex, digit, r.count % 2 == 0 {
+                decoded = hex(run)
+            } else if upper, lowerCase {
+                decoded = base64(run)
             }
-            i = max(end, i + 1)
+            guard let d = decoded, isText(d) else { continue }
+            var end = r.upperBound
+            while end < p.count, p[end] == UInt8(ascii: "="), end - r.upperBound < 2 { end += 1 }
+            out.append(Segment(range: r.lowerBound..<end, text: d))
+            budget -= d.count
         }
         return out
     }

@@ -28,8 +28,11 @@ enum HidingPlaces {
         let n = p.count
         guard n > 0 else { return places }
         var i = 0
+        let base = p.baseAddress!
         while i < n {
-            let b = p[i]
+            let b = base[i]
+            // Most bytes are neither `<` nor `]`.
+            if b != UInt8(ascii: "<") && b != UInt8(ascii: "]") { i &+= 1; continue }
             if b == UInt8(ascii: "<") {
                 i = tag(p, at: i, into: &places)
             } else if b == UInt8(ascii: "]"), i + 1 < n, p[i + 1] == UInt8(ascii: "(") {
@@ -58,27 +61,43 @@ enum HidingPlaces {
         return nil
     }
 
-    static func startsWith(_ p: UnsafeBufferPointer<UInt8>, at i: Int, _ word: String) -> Bool {
-        let w = Array(word.utf8)
+    static func startsWith(_ p: UnsafeBufferPointer<UInt8>, at i: Int, _ w: [UInt8]) -> Bool {
         guard i + w.count <= p.count else { return false }
         for k in 0..<w.count where lower(p[i + k]) != w[k] { return false }
         return true
     }
 
+    /// Whether `p[range]` equals the lower-case ASCII `w` ignoring case.
+    @inline(__always)
+    static func equals(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ w: [UInt8]) -> Bool {
+        guard range.count == w.count else { return false }
+        var k = 0
+        for i in range { if lower(p[i]) != w[k] { return false }; k += 1 }
+        return true
+    }
+
+    static let commentOpen = Array("<!--".utf8)
+    static let commentClose = Array("-->".utf8)
+    static let collapsedBlocks: [([UInt8], [UInt8])] = ["noscript", "template"].map { (Array($0.utf8), Array("</\($0)".utf8)) }
+    static let gt: [UInt8] = [UInt8(ascii: ">")]
+    static let hiddenWord = Array("hidden".utf8)
+    static let styleWord = Array("style".utf8)
+    static let classWord = Array("class".utf8)
+    static let dataPrefix = Array("data-".utf8)
+
     /// Handles one `<…`; returns where scanning continues.
     static func tag(_ p: UnsafeBufferPointer<UInt8>, at s: Int, into places: inout [Place]) -> Int {
         let n = p.count
         let limit = min(n, s + 200_000)
-        if startsWith(p, at: s, "<!--") {
-            let end = find(Array("-->".utf8), in: p, from: s + 4, to: limit).map { $0 + 3 } ?? min(n, s + 4096)
+        if startsWith(p, at: s, commentOpen) {
+            let end = find(commentClose, in: p, from: s + 4, to: limit).map { $0 + 3 } ?? min(n, s + 4096)
             places.append(Place(range: s..<end, kind: .comment))
             return end
         }
         // `<details>` is one click away from visible: not a hiding place.
-        for block in ["noscript", "template"] where startsWith(p, at: s + 1, block) {
-            let close = Array("</\(block)".utf8)
+        for (name, close) in collapsedBlocks where startsWith(p, at: s + 1, name) {
             if let e = find(close, in: p, from: s + 1, to: limit) {
-                let end = min(n, (find([UInt8(ascii: ">")], in: p, from: e, to: min(n, e + 32)) ?? e) + 1)
+                let end = min(n, (find(gt, in: p, from: e, to: min(n, e + 32)) ?? e) + 1)
                 places.append(Place(range: s..<end, kind: .collapsed))
             }
             return s + 1
@@ -88,8 +107,10 @@ enum HidingPlaces {
         let nameStart = j
         while j < n, isAlnum(p[j]) { j += 1 }
         guard j > nameStart else { return s + 1 }
-        let name = Array(UnsafeBufferPointer(rebasing: p[nameStart..<j])).map(lower)
-        guard let tagEnd = find([UInt8(ascii: ">")], in: p, from: j, to: min(n, j + 8192)) else { return s + 1 }
+        let nameRange = nameStart..<j
+        var tagEnd = j
+        while tagEnd < n, tagEnd - j < 8192, p[tagEnd] != UInt8(ascii: ">") { tagEnd += 1 }
+        guard tagEnd < n, p[tagEnd] == UInt8(ascii: ">") else { return s + 1 }
         var hiddenElement = false
         var k = j
         while k < tagEnd {
@@ -98,8 +119,8 @@ enum HidingPlaces {
             let an = k
             while k < tagEnd, isAlnum(p[k]) || p[k] == UInt8(ascii: "-") || p[k] == UInt8(ascii: "_") { k += 1 }
             guard k > an else { break }
-            let attr = Array(UnsafeBufferPointer(rebasing: p[an..<k])).map(lower)
-            if attr == Array("hidden".utf8), k >= tagEnd || p[k] != UInt8(ascii: "=") { hiddenElement = true; continue }
+            let attr = an..<k
+            if equals(p, attr, hiddenWord), k >= tagEnd || p[k] != UInt8(ascii: "=") { hiddenElement = true; continue }
             guard k < tagEnd, p[k] == UInt8(ascii: "=") else { continue }
             k += 1
             guard k < tagEnd else { break }
@@ -108,36 +129,57 @@ enum HidingPlaces {
             if quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") {
                 vs = k + 1
                 // The value may contain `>`: look for the closing quote, not the tag end.
-                ve = find([quote], in: p, from: vs, to: min(n, vs + 65_536)) ?? tagEnd
+                ve = vs
+                while ve < n, ve - vs < 65_536, p[ve] != quote { ve += 1 }
                 k = ve + 1
             } else {
                 while ve < tagEnd, p[ve] != 0x20 { ve += 1 }
                 k = ve
             }
-            if attr == Array("style".utf8) {
-                let compact = UnsafeBufferPointer(rebasing: p[vs..<ve]).filter { $0 != 0x20 }.map(lower)
-                if compact.withUnsafeBufferPointer({ c in hiddenStyles.contains { find($0, in: c, from: 0, to: c.count) != nil } }) {
-                    hiddenElement = true
-                }
-            } else if attr == Array("class".utf8) {
+            guard ve <= n else { break }
+            if equals(p, attr, styleWord) {
+                if hasHiddenStyle(p, vs..<ve) { hiddenElement = true }
+            } else if equals(p, attr, classWord) {
                 if hiddenClasses.contains(where: { find($0, in: p, from: vs, to: ve) != nil }) { hiddenElement = true }
-            } else if hiddenAttributes.contains(attr) || (attr.count > 5 && attr.starts(with: Array("data-".utf8))) {
+            } else if hiddenAttributes.contains(where: { equals(p, attr, $0) })
+                        || (attr.count > 5 && startsWith(p, at: attr.lowerBound, dataPrefix)) {
                 if ve > vs { places.append(Place(range: vs..<ve, kind: .attribute)) }
             }
         }
-        let afterTag = max(tagEnd, k) + 1
+        if k > tagEnd {
+            // A quoted value ran past the first `>`: the tag ends after it.
+            tagEnd = k
+            while tagEnd < n, p[tagEnd] != UInt8(ascii: ">") { tagEnd += 1 }
+        }
+        let afterTag = min(n, tagEnd + 1)
         if hiddenElement {
-            var close = Array("</".utf8)
-            close.append(contentsOf: name)
-            let end: Int
-            if let e = find(close, in: p, from: afterTag, to: limit) {
-                end = min(n, (find([UInt8(ascii: ">")], in: p, from: e, to: min(n, e + 64)) ?? e) + 1)
-            } else {
-                end = afterTag
+            var end = afterTag
+            // The matching close tag: `</name`.
+            var e = afterTag
+            while e + nameRange.count + 2 <= limit {
+                if p[e] == UInt8(ascii: "<"), p[e + 1] == UInt8(ascii: "/") {
+                    var same = true
+                    for (t, q) in nameRange.enumerated() where lower(p[e + 2 + t]) != lower(p[q]) { same = false; break }
+                    if same {
+                        end = min(n, (find(gt, in: p, from: e, to: min(n, e + 64)) ?? e) + 1)
+                        break
+                    }
+                }
+                e += 1
             }
             places.append(Place(range: s..<end, kind: .invisibleElement))
         }
-        return min(n, afterTag)
+        return afterTag
+    }
+
+    /// A style value that hides the element (spaces ignored, case-insensitive).
+    static func hasHiddenStyle(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, min(r.count, 512))) { buf in
+            var m = 0
+            for i in r where p[i] != 0x20 && m < buf.count { buf[m] = lower(p[i]); m += 1 }
+            let compact = UnsafeBufferPointer(rebasing: buf[0..<m])
+            return hiddenStyles.contains { find($0, in: compact, from: 0, to: m) != nil }
+        }
     }
 
     /// `](url "title")`: the title is shown only on hover.

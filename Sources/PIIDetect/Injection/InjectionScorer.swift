@@ -28,25 +28,29 @@ public struct InjectionResult: Sendable, Equatable {
 
 /// Scores response bodies for instructions aimed at an AI agent that reads them.
 ///
-/// The body is decoded and folded (``InjectionView``), cut into sentences, and read by one
-/// Aho-Corasick pass over a multilingual phrase lexicon (``Lexicon``, ``PhraseAutomaton``).
-/// Each sentence becomes a set of atoms; rules turn atom combinations into signals
-/// ("ignore" + "instructions" is an override, "reveal" + "system prompt" an exfiltration,
-/// an address to AI agents plus an imperative a hijack), and signals of neighbouring
-/// sentences combine by noisy-OR. Text hidden from the human reader (comments, invisible
-/// elements, attributes, link titles, tag characters) and text that had to be decoded
-/// (base64, hex, ROT13, reversed, leetspeak, homoglyphs, letter spacing) raise the score;
-/// text that discusses attacks (security articles) or holds them in code string literals
-/// lowers it. Bounded: linear passes, decoding budget, recursion depth 2.
+/// The body is decoded and folded (``InjectionView``), then read in one pass that cuts it
+/// into sentences and runs an Aho-Corasick automaton over a multilingual phrase lexicon
+/// (``Lexicon``, ``PhraseAutomaton``). Each sentence becomes a set of atoms; rules turn atom
+/// combinations into signals ("ignore" + "instructions" is an override in any word order,
+/// "reveal" + "system prompt" an exfiltration, an address to AI agents plus an imperative a
+/// hijack), and signals of neighbouring sentences combine by noisy-OR. Text hidden from the
+/// human reader (comments, invisible elements, attributes, link titles, tag characters) and
+/// text that had to be decoded (base64, hex, ROT13, reversed, leetspeak, homoglyphs, letter
+/// spacing, invisible separators) raise the score; text that discusses attacks (security
+/// articles) or holds them in code string literals lowers it.
+///
+/// Bounded: linear passes, a decoding budget, recursion depth 2. Thread-safe.
 public final class InjectionScorer: Sendable {
     /// Score at or above which ``ScanFormat`` labels a body `injection`.
     public let threshold: Double
 
-    let automaton: PhraseAutomaton
+    let ascii: PhraseAutomaton
+    let nonASCII: PhraseAutomaton
     let exfilLink: Regex2
 
-    /// One compiled lexicon for every scorer in the process.
-    static let sharedAutomaton = PhraseAutomaton(entries: Lexicon.entries)
+    /// The compiled lexicon, shared by every scorer in the process (built on first use).
+    static let sharedASCII = PhraseAutomaton(entries: Lexicon.entries, script: .ascii)
+    static let sharedNonASCII = PhraseAutomaton(entries: Lexicon.entries, script: .nonASCII)
 
     /// A scorer whose ``threshold`` follows `sensitivity`.
     public convenience init(sensitivity: Sensitivity = .medium) {
@@ -56,10 +60,11 @@ public final class InjectionScorer: Sendable {
     /// A scorer with an explicit threshold (a policy's `injection_defense.threshold`).
     public init(threshold: Double) {
         self.threshold = threshold
-        automaton = InjectionScorer.sharedAutomaton
+        ascii = InjectionScorer.sharedASCII
+        nonASCII = InjectionScorer.sharedNonASCII
         // A Markdown image or link whose URL carries a query: the classic exfiltration
         // channel (the client fetches it, sending whatever the model filled in).
-        // swiftlint:disable:next force_try
+        // The pattern is a constant and known to compile.
         exfilLink = try! Regex2(#"!?\[[^\]\n]{0,200}\]\((?:https?:)?//[^\s)]{1,400}[?&][^\s)]{0,400}="#)
     }
 
@@ -70,8 +75,24 @@ public final class InjectionScorer: Sendable {
 
     /// Scores `bytes` (UTF-8; invalid sequences are tolerated).
     public func score(_ bytes: UnsafeBufferPointer<UInt8>) -> InjectionResult {
+        // Binary content (images, archives) carries no instructions a model reads as text.
+        if InjectionScorer.looksBinary(bytes) { return InjectionResult(score: 0, spans: []) }
         let view = InjectionView.build(bytes)
-        let analysis = view.bytes.withUnsafeBufferPointer { analyze($0, view: view, depth: 0) }
+        var analysis = view.bytes.withUnsafeBufferPointer { analyze($0, view: view, depth: 0) }
+        // Letter-spaced text (`I G N O R E   A L L`) is read again, collapsed.
+        if analysis.letterSpaced,
+           let (collapsed, map) = view.bytes.withUnsafeBufferPointer({ LetterSpacing.collapse($0) }) {
+            var spacedView = view
+            spacedView.bytes = collapsed
+            spacedView.layers.append(map)
+            spacedView.tagRanges = []
+            spacedView.splitPositions = []
+            var second = collapsed.withUnsafeBufferPointer { analyze($0, view: spacedView, depth: 0, obfuscated: true) }
+            if second.score > analysis.score {
+                second.spans = second.spans.map { map.inputRange($0) }
+                analysis = second
+            }
+        }
         var spans = analysis.spans.map { view.rawRange($0) }
         spans.sort { $0.lowerBound < $1.lowerBound }
         var merged: [Range<Int>] = []
@@ -86,112 +107,461 @@ public final class InjectionScorer: Sendable {
         return InjectionResult(score: min(1, max(0, rounded)), spans: merged)
     }
 
-    // MARK: Analysis
-
-    struct Sentence {
-        var range: Range<Int>
-        var atoms: UInt64 = 0
-        var transformed: UInt64 = 0
-        var extra: [Signal: Double] = [:]
-        var hiddenRange: Range<Int>? = nil
-        var splits = 0
-        var isTag = false
-        var role: Int? = nil
-        var codeLiteral = false
-        var inFence = false
-        var nearCode = false
+    /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
+    static func looksBinary(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = min(p.count, 65_536)
+        guard n >= 64 else { return false }
+        var bad = 0
+        var i = 0
+        while i < n {
+            let b = p[i]
+            if b < 0x80 {
+                if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
+                i += 1
+            } else if let (_, len) = UTF8Scalar.decode(p, at: i) {
+                i += len
+            } else {
+                bad += 1
+                i += 1
+            }
+        }
+        return bad * 20 > n
     }
 
-    enum Signal: Hashable {
-        case override, revoked, reveal, exfil, delete, tool, persona, address, fakeTurn, manipulate
-        case stealth, authorization, obligation, future, instead, newInstructions, fromNow, obfuscationCue
-        case hijack, exfilLink, roles, encoded
+    // MARK: Analysis state
+
+    /// One sentence and what it says (plain data: the scan appends many of them).
+    struct Sentence {
+        var start: Int
+        var end: Int
+        var atoms: UInt64 = 0
+        var transformed: UInt64 = 0
+        var roles: Float = 0
+        var exfilLink: Float = 0
+        var hiddenStart = -1
+        var hiddenEnd = -1
+        var splits: Int32 = 0
+        var role: Int8 = -1
+        var isTag = false
+        var inFence = false
+        var nearCode = false
+        var codeLiteral = false
+        var atLineStart = false
+
+        var range: Range<Int> { start..<end }
+        var isHidden: Bool { hiddenStart >= 0 }
     }
 
     struct Analysis {
         var score: Double
         var spans: [Range<Int>]
+        var letterSpaced = false
     }
 
     @inline(__always) static func bit(_ a: Atom) -> UInt64 { 1 << UInt64(a.rawValue) }
 
-    func analyze(_ p: UnsafeBufferPointer<UInt8>, view: InjectionView?, depth: Int) -> Analysis {
-        var sentences = InjectionScorer.segment(p)
-        guard !sentences.isEmpty else { return Analysis(score: 0, spans: []) }
+    /// Per-byte roles in the scan loop.
+    struct ByteRole {
+        static let boundary: UInt8 = 1     // may end a sentence
+        static let at: UInt8 = 2           // `@`
+        static let angle: UInt8 = 4        // `<`
+        static let bracket: UInt8 = 8      // `]`
+        static let base64: UInt8 = 16      // base64/hex alphabet
+        static let space: UInt8 = 32
+        static let script: UInt8 = 64      // lead byte of Cyrillic, Arabic, Indic, CJK, Hangul
+    }
 
-        // Phrases → atoms per sentence (hits arrive in text order).
-        var cursor = 0
-        automaton.scan(p) { end, out in
-            let pos = end - 1
-            while cursor + 1 < sentences.count, sentences[cursor].range.upperBound <= pos { cursor += 1 }
-            let b = InjectionScorer.bit(out.atom)
-            if out.transformed { sentences[cursor].transformed |= b } else { sentences[cursor].atoms |= b }
+    nonisolated(unsafe) static let byteRoles: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0, count: 256)
+        for c in Array("\n.!?;<>{}\"".utf8) { t[Int(c)] |= ByteRole.boundary }
+        t[0xE3] |= ByteRole.boundary
+        t[0xEF] |= ByteRole.boundary
+        t[Int(UInt8(ascii: "@"))] |= ByteRole.at
+        t[Int(UInt8(ascii: "<"))] |= ByteRole.angle
+        t[Int(UInt8(ascii: "]"))] |= ByteRole.bracket
+        for c in Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_".utf8) { t[Int(c)] |= ByteRole.base64 }
+        t[0x20] |= ByteRole.space
+        for b in [0xD0, 0xD1, 0xD2, 0xD3, 0xD8, 0xD9, 0xDA, 0xDB, 0xE0, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED] {
+            t[b] |= ByteRole.script
+        }
+        return UnsafePointer(t)
+    }()
+
+    // MARK: Analysis
+
+    func analyze(_ p: UnsafeBufferPointer<UInt8>, view: InjectionView?, depth: Int, obfuscated: Bool = false) -> Analysis {
+        guard let base = p.baseAddress, p.count > 0 else { return Analysis(score: 0, spans: []) }
+        let n = p.count
+        var sentences: [Sentence] = []
+        sentences.reserveCapacity(n / 48 + 4)
+        var encodedRuns: [Range<Int>] = []
+
+        // One pass: sentences, phrases (ASCII automaton), and what later steps need.
+        var scan = MainScan(n: n)
+        scanText(base, n, &scan, &sentences, &encodedRuns)
+        let letterSpaced = scan.letterSpaced
+        let rotCues = scan.rotCues, reversedCues = scan.reversedCues
+        let sawAngle = scan.sawAngle, sawLink = scan.sawLink, sawScript = scan.sawScript
+        guard !sentences.isEmpty else { return Analysis(score: 0, spans: [], letterSpaced: letterSpaced) }
+
+        // Other scripts, ROT13 and reversed text: further scans only when there is a reason.
+        if sawScript { scanInto(nonASCII, p, &sentences, transformed: false) }
+        if rotCues >= 3 {
+            let rotated = p.map { InjectionScorer.rot13($0) }
+            rotated.withUnsafeBufferPointer { scanInto(ascii, $0, &sentences, transformed: true) }
+        }
+        if reversedCues >= 3 {
+            let reversed = Array(p.reversed())
+            reversed.withUnsafeBufferPointer { r in
+                var hits: [(Int, UInt64)] = []
+                ascii.scan(r) { end, out in hits.append((n - end, InjectionScorer.bit(out.atom))) }
+                hits.sort { $0.0 < $1.0 }
+                var cursor = 0
+                for (pos, bit) in hits {
+                    while cursor + 1 < sentences.count, sentences[cursor].end <= pos { cursor += 1 }
+                    sentences[cursor].transformed |= bit
+                }
+            }
         }
 
-        markStructure(p, &sentences)
+        markStructure(p, &sentences, sawLink: sawLink)
         if let view { markView(view, &sentences) }
-        markHidden(p, &sentences)
+        if sawAngle || sawLink { markHidden(p, &sentences) }
 
-        // Windows of neighbouring sentences.
+        var result = combine(p, sentences, obfuscated: obfuscated)
+
+        // Encoded segments: read what they say.
+        if depth < 2, !encodedRuns.isEmpty {
+            for seg in EncodedSegments.decode(p, runs: encodedRuns) {
+                let inner = seg.text.withUnsafeBufferPointer { decoded -> Analysis in
+                    let innerView = InjectionView.build(decoded)
+                    return innerView.bytes.withUnsafeBufferPointer { analyze($0, view: nil, depth: depth + 1, obfuscated: true) }
+                }
+                guard inner.score > 0 else { continue }
+                if inner.score > result.score { result.score = inner.score }
+                if inner.score >= 0.3 { result.spans.append(seg.range) }
+            }
+        }
+        result.letterSpaced = letterSpaced
+        return result
+    }
+
+    /// State of the main pass (a struct passed inout so it stays in registers).
+    struct MainScan {
+        var n: Int
+        var start = 0
+        var atoms: UInt64 = 0
+        var sawText = false
+        var inFence = false
+        var letterSpaced = false
+        var rotCues = 0, reversedCues = 0
+        var sawAngle = false, sawLink = false, sawScript = false
+        var atLineStart = true
+
+        init(n: Int) { self.n = n }
+    }
+
+    @inline(__always)
+    static func cut(_ end: Int, _ st: inout MainScan, _ sentences: inout [Sentence], endsLine: Bool = false) {
+        if end > st.start, st.sawText {
+            var s = Sentence(start: st.start, end: end)
+            s.atoms = st.atoms
+            s.inFence = st.inFence
+            s.atLineStart = st.atLineStart
+            sentences.append(s)
+        }
+        st.atLineStart = end > 0 && end <= st.n && endsLine
+        st.start = end
+        st.atoms = 0
+        st.sawText = false
+    }
+
+    /// The main pass: the ASCII automaton, sentence boundaries, e-mail addresses, base64
+    /// runs, letter spacing, and whether later steps have work (tags, links, scripts).
+    func scanText(_ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan, _ sentences: inout [Sentence],
+                  _ encodedRuns: inout [Range<Int>]) {
+        let roles = InjectionScorer.byteRoles
+        let auto = ascii
+        let shift = auto.shift
+        let classes = UnsafePointer(auto.classOf)
+        let table = UnsafePointer(auto.transitions)
+        let cueBits = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        var state = 0
+        var tokenLength = 0, singles = 0
+        var i = 0
+        while i < n {
+            let b = base[i]
+            // Phrase automaton step (the table itself collapses separator runs).
+            let t = table[(state &<< shift) | Int(classes[Int(b)])]
+            state = Int(t & 0x7FFF)
+            if t & 0x8000 != 0 {
+                var hit: UInt64 = 0
+                collect(auto, base, n, i, Int(auto.outputStart[state]), Int(auto.outputStart[state &+ 1]), &hit)
+                if hit & cueBits != 0 {
+                    if hit & InjectionScorer.bit(.rot13Cue) != 0 { st.rotCues += 1 }
+                    if hit & InjectionScorer.bit(.reversedCue) != 0 { st.reversedCues += 1 }
+                }
+                st.atoms |= hit & ~cueBits
+            }
+            let role = roles[Int(b)]
+            if role == ByteRole.base64 {
+                // Letters and digits: the common case.
+                tokenLength &+= 1
+                i &+= 1
+                continue
+            }
+            // A token ends (or continues with punctuation): long ones may be base64/hex.
+            if tokenLength > 0 {
+                st.sawText = true
+                if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
+            }
+            if role & ByteRole.space != 0 {
+                // Letter spacing: single characters separated by spaces.
+                if tokenLength == 1 { singles += 1; if singles >= LetterSpacing.minimumRun { st.letterSpaced = true } }
+                else if tokenLength > 1 { singles = 0 }
+                tokenLength = 0
+                i &+= 1
+                continue
+            }
+            if role & ByteRole.base64 != 0 {
+                // `+`, `/`, `-`, `_` belong to base64 tokens.
+                tokenLength &+= 1
+            } else {
+                tokenLength = 0
+            }
+            if b >= 0x80 {
+                st.sawText = true
+                if role & ByteRole.script != 0 { st.sawScript = true }
+            }
+            if role & (ByteRole.boundary | ByteRole.at | ByteRole.angle | ByteRole.bracket) != 0 {
+                if role & ByteRole.angle != 0 { st.sawAngle = true }
+                if role & ByteRole.bracket != 0, i + 1 < n, base[i + 1] == UInt8(ascii: "(") { st.sawLink = true }
+                if role & ByteRole.at != 0, isEmailAt(base, n, i) { st.atoms |= InjectionScorer.bit(.emailAddressAtom) }
+                if role & ByteRole.boundary != 0 {
+                    switch b {
+                    case 0x0A:
+                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                        if i + 3 < n, base[i + 1] == 0x60, base[i + 2] == 0x60, base[i + 3] == 0x60 { st.inFence.toggle() }
+                        tokenLength = 0
+                    case UInt8(ascii: ">"):
+                        // After a tag a new line of text may start (`<p>Human: …`).
+                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                    case UInt8(ascii: "<"), UInt8(ascii: "{"), UInt8(ascii: "}"):
+                        InjectionScorer.cut(i + 1, &st, &sentences)
+                    case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"):
+                        if i + 1 >= n {
+                            InjectionScorer.cut(i + 1, &st, &sentences)
+                        } else {
+                            let nb = base[i + 1]
+                            if nb == 0x20 || nb == 0x0A || nb == 0x22 || nb == 0x27 || nb == UInt8(ascii: "<") {
+                                InjectionScorer.cut(i + 1, &st, &sentences)
+                            }
+                        }
+                    case 0x22:
+                        if i + 1 < n, base[i + 1] == UInt8(ascii: ",") || base[i + 1] == UInt8(ascii: ":") || base[i + 1] == UInt8(ascii: "}") {
+                            InjectionScorer.cut(i + 1, &st, &sentences)
+                        }
+                    case 0xE3:
+                        if i + 2 < n, base[i + 1] == 0x80, base[i + 2] == 0x82 { InjectionScorer.cut(i + 3, &st, &sentences) }   // 。
+                    case 0xEF:
+                        if i + 2 < n, base[i + 1] == 0xBC, base[i + 2] == 0x81 || base[i + 2] == 0x9F || base[i + 2] == 0x9B {
+                            InjectionScorer.cut(i + 3, &st, &sentences)   // ！？；
+                        }
+                    default:
+                        break
+                    }
+                }
+            }
+            i &+= 1
+        }
+        if tokenLength > 0 { st.sawText = true }
+        if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((n - tokenLength)..<n) }
+        InjectionScorer.cut(n, &st, &sentences)
+    }
+
+    @inline(never)
+    func collect(_ auto: PhraseAutomaton, _ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ o0: Int, _ o1: Int, _ hit: inout UInt64) {
+        for o in o0..<o1 {
+            let out = auto.outputs[o]
+            if out.boundaryEnd, i + 1 < n, auto.isWordClass[Int(auto.classOf[Int(base[i + 1])])] { continue }
+            if out.boundaryStart {
+                let s = auto.matchStart(base, end: i, length: Int(out.length))
+                if s > 0, auto.isWordClass[Int(auto.classOf[Int(base[s - 1])])] { continue }
+            }
+            hit |= InjectionScorer.bit(out.atom)
+        }
+    }
+
+    /// A second automaton or a transformed copy: hits go to the sentence at the same place.
+    func scanInto(_ auto: PhraseAutomaton, _ p: UnsafeBufferPointer<UInt8>, _ sentences: inout [Sentence], transformed: Bool) {
+        var cursor = 0
+        let cues = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        auto.scan(p) { end, out in
+            let bit = InjectionScorer.bit(out.atom)
+            guard bit & cues == 0 else { return }
+            let pos = end - 1
+            while cursor + 1 < sentences.count, sentences[cursor].end <= pos { cursor += 1 }
+            if transformed { sentences[cursor].transformed |= bit } else { sentences[cursor].atoms |= bit }
+        }
+    }
+
+    @inline(__always) static func rot13(_ b: UInt8) -> UInt8 {
+        switch b {
+        case 0x61...0x7A: return (b - 0x61 + 13) % 26 + 0x61
+        case 0x41...0x5A: return (b - 0x41 + 13) % 26 + 0x41
+        default: return b
+        }
+    }
+
+    /// `x@y.z` around position `i`.
+    @inline(__always)
+    func isEmailAt(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Bool {
+        guard i > 0, i + 3 < n, isAlnum(base[i - 1]), isAlnum(base[i + 1]) else { return false }
+        var k = i + 1
+        while k < n, k - i < 80, isAlnum(base[k]) || base[k] == 0x2E || base[k] == 0x2D {
+            if base[k] == 0x2E, k + 1 < n, isAlpha(base[k + 1]) { return true }
+            k += 1
+        }
+        return false
+    }
+
+    // MARK: Combination
+
+    /// Signals of neighbouring sentences (up to three each side, within 200 bytes)
+    /// combine by noisy-OR; hidden and decoded text is boosted.
+    func combine(_ p: UnsafeBufferPointer<UInt8>, _ sentences: [Sentence], obfuscated: Bool) -> Analysis {
         var best = 0.0
         var spans: [Range<Int>] = []
-        let perSentence = sentences.map { signals(of: $0, p: p) }
-        let penalties = penaltiesFor(sentences)
-        for i in sentences.indices where !perSentence[i].isEmpty || sentences[i].transformed != 0 {
-            var combined: [Signal: Double] = [:]
-            var hidden = false, obfuscated = false
-            var members: [Int] = []
-            var j = i
-            while j > 0, i - j < 3, sentences[i].range.lowerBound - sentences[j - 1].range.upperBound < 200 { j -= 1 }
-            var transformedAtoms: UInt64 = 0
-            var k = j
-            while k < sentences.count, k - i < 3, sentences[k].range.lowerBound - sentences[i].range.upperBound < 200 {
-                transformedAtoms |= sentences[k].transformed
-                k += 1
+        // Signals and penalties of the sentences that say something; `slot` maps a
+        // sentence to its entry (sentences without signals have none).
+        var slot = [Int32](repeating: -1, count: sentences.count)
+        var signalList: [SignalSet] = []
+        var penaltyList: [Double] = []
+        var interesting: [Int] = []
+        for idx in sentences.indices {
+            let s = sentences[idx]
+            guard s.atoms != 0 || s.transformed != 0 || s.roles > 0 || s.exfilLink > 0 else { continue }
+            let sig = signals(of: s)
+            if !sig.isEmpty {
+                slot[idx] = Int32(signalList.count)
+                signalList.append(sig)
+                penaltyList.append(penaltyFor(sentences, idx))
             }
-            let useTransformed = transformedAtoms.nonzeroBitCount >= 2
+            // Windows are centred on sentences that could carry a verdict; weak signals
+            // (an obligation, "instead") only count next to them.
+            if sig.strongest >= 0.3 || s.transformed != 0 { interesting.append(idx) }
+        }
+        guard !interesting.isEmpty else { return Analysis(score: 0, spans: []) }
+        var members: [Int] = []
+        for i in interesting {
+            var j = i
+            while j > 0, i - j < 3, sentences[i].start - sentences[j - 1].end < 200 { j -= 1 }
+            var k = i + 1
+            while k < sentences.count, k - i <= 3, sentences[k].start - sentences[i].end < 200 { k += 1 }
+            var transformed: UInt64 = 0
+            for m in j..<k { transformed |= sentences[m].transformed }
+            let useTransformed = transformed.nonzeroBitCount >= 2
+            var combined = SignalSet()
+            var hidden = false, decoded = obfuscated
+            members.removeAll(keepingCapacity: true)
             for m in j..<k {
-                var sig = perSentence[m]
-                if useTransformed, sentences[m].transformed != 0 {
-                    var s = sentences[m]
+                var s = sentences[m]
+                let sig: SignalSet
+                let factor: Double
+                if useTransformed, s.transformed != 0 {
                     s.atoms |= s.transformed
-                    sig = signals(of: s, p: p)
-                    obfuscated = true
+                    sig = signals(of: s)
+                    factor = penaltyFor(sentences, m)
+                    decoded = true
+                } else if slot[m] >= 0 {
+                    sig = signalList[Int(slot[m])]
+                    factor = penaltyList[Int(slot[m])]
+                } else {
+                    continue
                 }
                 guard !sig.isEmpty else { continue }
                 members.append(m)
-                let factor = penalties[m]
-                for (type, w) in sig { combined[type] = max(combined[type] ?? 0, w * factor) }
-                if sentences[m].hiddenRange != nil { hidden = true }
-                if sentences[m].isTag || sentences[m].splits >= 3 { obfuscated = true }
+                combined.formMax(sig, scaledBy: factor)
+                if s.isHidden { hidden = true }
+                if s.isTag || s.splits >= 3 { decoded = true }
             }
-            var s = 1.0
-            for (_, w) in combined { s *= 1 - min(w, 0.99) }
-            var score = 1 - s
+            var score = combined.noisyOr
             if hidden { score = 1 - (1 - score) * (1 - score).squareRoot() }
-            if obfuscated { score = 1 - (1 - score) * (1 - score).squareRoot() }
+            if decoded { score = 1 - (1 - score) * (1 - score).squareRoot() }
             if score > best { best = score }
             if score >= 0.3 {
                 for m in members {
                     spans.append(sentences[m].range)
-                    if let h = sentences[m].hiddenRange { spans.append(h) }
+                    if sentences[m].isHidden { spans.append(sentences[m].hiddenStart..<sentences[m].hiddenEnd) }
                 }
-            }
-        }
-
-        // Encoded segments: read what they say.
-        if depth < 2 {
-            for seg in EncodedSegments.find(p) {
-                let inner = seg.text.withUnsafeBufferPointer { decoded -> Analysis in
-                    let innerView = InjectionView.build(decoded)
-                    return innerView.bytes.withUnsafeBufferPointer { analyze($0, view: nil, depth: depth + 1) }
-                }
-                guard inner.score > 0 else { continue }
-                let boosted = 1 - (1 - inner.score) * (1 - inner.score).squareRoot()
-                if boosted > best { best = boosted }
-                if boosted >= 0.3 { spans.append(seg.range) }
             }
         }
         return Analysis(score: best, spans: spans)
+    }
+}
+
+// MARK: - Signals
+
+/// What a sentence (or a window of sentences) signals, one weight per kind. Plain data
+/// (a fixed tuple and a bit mask of the kinds present), so windows combine cheaply.
+struct SignalSet {
+    enum Kind: Int, CaseIterable {
+        case override, revoked, reveal, exfil, delete, tool, persona, address, fakeTurn, manipulate
+        case stealth, authorization, obligation, future, instead, newInstructions, fromNow, obfuscationCue
+        case hijack, exfilLink, roles
+    }
+
+    private var w: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float,
+                    Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// Kinds with a non-zero weight.
+    private(set) var mask: UInt32 = 0
+
+    var isEmpty: Bool { mask == 0 }
+
+    @inline(__always) subscript(_ i: Int) -> Float {
+        get { withUnsafeBytes(of: w) { $0.load(fromByteOffset: i * 4, as: Float.self) } }
+        set { withUnsafeMutableBytes(of: &w) { $0.storeBytes(of: newValue, toByteOffset: i * 4, as: Float.self) } }
+    }
+
+    /// The largest weight.
+    var strongest: Float {
+        var m: Float = 0
+        var bits = mask
+        while bits != 0 {
+            let i = bits.trailingZeroBitCount
+            m = max(m, self[i])
+            bits &= bits - 1
+        }
+        return m
+    }
+
+    @inline(__always) mutating func put(_ k: Kind, _ weight: Float) {
+        let i = k.rawValue
+        if weight > self[i] { self[i] = weight; mask |= 1 << UInt32(i) }
+    }
+
+    @inline(__always) mutating func formMax(_ other: SignalSet, scaledBy factor: Double) {
+        var bits = other.mask
+        let f = Float(factor)
+        while bits != 0 {
+            let i = bits.trailingZeroBitCount
+            let v = other[i] * f
+            if v > self[i] { self[i] = v; mask |= 1 << UInt32(i) }
+            bits &= bits - 1
+        }
+    }
+
+    /// 1 − Π(1 − wᵢ).
+    var noisyOr: Double {
+        var product = 1.0
+        var bits = mask
+        while bits != 0 {
+            let i = bits.trailingZeroBitCount
+            product *= 1 - Double(min(self[i], 0.99))
+            bits &= bits - 1
+        }
+        return 1 - product
     }
 }

@@ -4,7 +4,8 @@
 /// decoded, invisible characters removed (and counted where they split words), Unicode tag
 /// characters read as the ASCII they hide, confusables and accents folded; ASCII keeps its
 /// case (the phrase automaton folds case, base64 needs it). Letter-spaced text
-/// (`I G N O R E   A L L`) is collapsed. Every view byte maps back to the raw body.
+/// (`I G N O R E   A L L`) is collapsed on request (``LetterSpacing``). Every view byte
+/// maps back to the raw body.
 struct InjectionView {
     /// The view bytes.
     var bytes: [UInt8]
@@ -36,7 +37,12 @@ struct InjectionView {
         let table = needsDecoding
         var needs = false
         if let base = raw.baseAddress {
-            for i in 0..<raw.count where table[Int(base[i])] { needs = true; break }
+            var i = 0
+            let n = raw.count
+            while i < n {
+                if table[Int(base[i])] { needs = true; break }
+                i &+= 1
+            }
         }
         if needs {
             var builder = Builder(raw)
@@ -47,12 +53,6 @@ struct InjectionView {
             view.splitPositions = builder.splitPositions
         } else {
             view.bytes = Array(raw)
-        }
-        if let (collapsed, map) = view.bytes.withUnsafeBufferPointer({ LetterSpacing.collapse($0) }) {
-            view.bytes = collapsed
-            view.layers.append(map)
-            // Positions recorded before collapsing are only used as counts per region;
-            // map them forward approximately by keeping them (collapsing shrinks text).
         }
         return view
     }

@@ -38,30 +38,9 @@ enum Atom: Int, CaseIterable {
     case hijack          // your new task, your next action is, your real goal
     case codeCue         // def, assert, regex, test, return
     case url             // http://, https://
+    case rot13Cue        // common English words in ROT13 ("gur", "naq", "lbhe")
+    case reversedCue     // common English words reversed ("eht", "dna", "ruoy")
     case emailAddressAtom // an e-mail address (found structurally, not by the lexicon)
-
-    /// Weight of the atom on its own (most count only in combination).
-    var weight: Double {
-        switch self {
-        case .revoked: return 0.7
-        case .aiAddress: return 0.45
-        case .personaStrong: return 0.45
-        case .fakeTurn: return 0.5
-        case .tool: return 0.4
-        case .obfuscationCue: return 0.45
-        case .hijack: return 0.4
-        case .stealth: return 0.35
-        case .authorization: return 0.35
-        case .newInstructions: return 0.3
-        case .fromNow: return 0.3
-        case .manipulate: return 0.3
-        case .personaWeak: return 0.2
-        case .future: return 0.2
-        case .obligation: return 0.15
-        case .instead: return 0.12
-        default: return 0
-        }
-    }
 }
 
 /// Phrase lists per atom, English first, then the other 16 languages of the corpus and
@@ -494,6 +473,14 @@ enum Lexicon {
         (.url, [
             "http://", "https://", "www.", "pastebin", "paste.ee", "webhook.site", "requestbin", "ngrok",
             "public gist", "a public repository", "attacker's server", "external server", "this endpoint",
+        ]),
+        (.rot13Cue, [
+            "gur\\b", "naq\\b", "lbh\\b", "lbhe\\b", "guvf\\b", "jvgu\\b", "sbe\\b", "nyy\\b", "vafgehpgvbaf",
+            "cerivbhf", "flfgrz", "cebzcg", "vtaber", "qrpbqr", "hfre\\b", "gurz\\b", "vagb\\b", "sebz\\b",
+        ]),
+        (.reversedCue, [
+            "eht\\b", "dna\\b", "uoy\\b", "ruoy\\b", "siht\\b", "htiw\\b", "rof\\b", "lla\\b", "snoitcurtsni",
+            "suoiverp", "metsys", "tpmorp", "erongi", "resu\\b", "meht\\b", "otni\\b", "morf\\b", "esaelp\\b",
         ]),
         (.codeCue, [
             "def ", "assert", "re.search", "re.match", "regex", "patterns =", "return ", "expect(", "test_",

@@ -50,6 +50,9 @@ public final class Regex2: @unchecked Sendable {
         public static let caseless = Options(rawValue: PCRE2_CASELESS)
         public static let dotAll = Options(rawValue: PCRE2_DOTALL)
         public static let multiline = Options(rawValue: PCRE2_MULTILINE)
+        /// Matches only at the start offset. Set at compile time: the JIT ignores
+        /// `PCRE2_ANCHORED` passed to a match call.
+        public static let anchored = Options(rawValue: PCRE2_ANCHORED)
     }
 
     /// Default bound on backtracking steps per match attempt.
@@ -172,17 +175,11 @@ public final class Regex2: @unchecked Sendable {
         var offset = start
         var afterEmpty = false
         while offset <= subject.count {
-            // After an empty match, first look for a non-empty match at the same spot
-            // (as Perl does); only then step over one UTF-8 character.
-            let options: UInt32 = afterEmpty ? (PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED) : 0
-            guard let ov = try rawMatch(subject, from: offset, options: options, scratch: scratch) else {
-                if afterEmpty {
-                    afterEmpty = false
-                    offset = Regex2.nextCharacter(subject, after: offset)
-                    continue
-                }
-                return
-            }
+            // After an empty match, look for a non-empty match at the same spot (as Perl
+            // does) or any match further on. (The JIT ignores PCRE2_ANCHORED at match
+            // time, so the interpreter's anchored retry is not used.)
+            let options: UInt32 = afterEmpty ? PCRE2_NOTEMPTY_ATSTART : 0
+            guard let ov = try rawMatch(subject, from: offset, options: options, scratch: scratch) else { return }
             let s = ov[0], e = ov[1]
             if !body(s..<e, ov) { return }
             offset = e

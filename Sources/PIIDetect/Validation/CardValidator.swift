@@ -44,9 +44,8 @@ public enum CardValidator {
         return nil
     }
 
-    /// A card number: 13-19 digits, Luhn-valid, in an issued brand range, not all one digit.
+    /// A card number: 13-19 digits, Luhn-valid, in an issued brand range.
     public static func isValid(_ digits: [UInt8]) -> Bool {
-        guard brand(digits) != nil, luhn(digits) else { return false }
-        return Set(digits.dropFirst()).count > 1
+        brand(digits) != nil && luhn(digits)
     }
 }

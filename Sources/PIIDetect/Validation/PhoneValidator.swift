@@ -21,8 +21,8 @@ public enum PhoneValidator {
     /// with 2-9 and are not N11 service codes; area codes N9X and 37X/96X are unassigned.
     public static func isNANP(_ d: ArraySlice<UInt8>) -> Bool {
         guard d.count == 10 else { return false }
-        let a = Array(d)
-        func v(_ i: Int) -> Int { Int(a[i]) - 0x30 }
+        let base = d.startIndex
+        func v(_ i: Int) -> Int { Int(d[base + i]) - 0x30 }
         guard v(0) >= 2, v(3) >= 2 else { return false }
         if v(1) == 1 && v(2) == 1 { return false }          // N11 area
         if v(4) == 1 && v(5) == 1 { return false }          // N11 exchange
@@ -32,31 +32,45 @@ public enum PhoneValidator {
         let line = v(6) * 1000 + v(7) * 100 + v(8) * 10 + v(9)
         let exchange = v(3) * 100 + v(4) * 10 + v(5)
         if exchange == 555 && (100...199).contains(line) { return false } // fictional 555-01XX
-        return Set(a).count > 2
+        return distinctDigits(d) > 2
+    }
+
+    /// How many different digits occur (a bit per digit, no allocation).
+    @inline(__always) static func distinctDigits(_ d: ArraySlice<UInt8>) -> Int {
+        var mask: UInt16 = 0
+        for b in d where b >= 0x30 && b <= 0x39 { mask |= 1 << UInt16(b - 0x30) }
+        return mask.nonzeroBitCount
     }
 
     /// Splits an international number (digits after `+`) into country code and national
     /// number, when the code is known and the national length fits.
     public static func isInternational(_ d: ArraySlice<UInt8>) -> Bool {
-        let a = Array(d)
-        guard a.count >= 8, a.count <= 15 else { return false }
+        guard d.count >= 8, d.count <= 15 else { return false }
+        var cc = 0
         for ccLen in 1...3 {
-            let cc = String(decoding: a[0..<ccLen], as: UTF8.self)
-            guard let range = nationalLengths[cc] else { continue }
-            let national = a[ccLen...]
+            cc = cc * 10 + Int(d[d.startIndex + ccLen - 1]) - 0x30
+            guard let range = nationalLengthsByCode[cc] else { continue }
+            let national = d[(d.startIndex + ccLen)...]
             guard range.contains(national.count), national.first != 0x30 else { continue }
-            if cc == "1" { return isNANP(national) }
-            return Set(national).count > 2
+            if cc == 1 { return isNANP(national) }
+            return distinctDigits(national) > 2
         }
         return false
     }
 
+    /// ``nationalLengths`` keyed by the numeric code (`"1"` and `"001"` differ as text
+    /// but the loop above only ever builds codes without leading zeros).
+    static let nationalLengthsByCode: [Int: ClosedRange<Int>] = {
+        var out: [Int: ClosedRange<Int>] = [:]
+        for (k, v) in nationalLengths { if let n = Int(k) { out[n] = v } }
+        return out
+    }()
+
     /// A national number written with its trunk prefix `0` (UK 0xx…, DE 030…, FR 01…,
     /// AU 04…, NL 06…, IN 0xx…, JP 03-/090-, IT 0x…).
     public static func isTrunkNational(_ d: ArraySlice<UInt8>) -> Bool {
-        let a = Array(d)
-        guard a.count >= 10, a.count <= 12, a[0] == 0x30, a[1] != 0x30 else { return false }
-        return Set(a).count > 3
+        guard d.count >= 10, d.count <= 12, d.first == 0x30, d[d.startIndex + 1] != 0x30 else { return false }
+        return distinctDigits(d) > 3
     }
 
     /// A digit string with no formatting: NANP (optionally with a leading 1), international

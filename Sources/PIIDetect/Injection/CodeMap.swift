@@ -1,0 +1,134 @@
+// MARK: - Which lines of a body are code
+
+/// Per-line facts for the code checks of the injection scorer, computed once per body in
+/// one pass (and only when some sentence needs them): whether a line is code, a comment,
+/// and whether it holds a string literal next to code syntax.
+struct CodeMap {
+    struct Line {
+        var start: Int
+        var end: Int
+        var isCode = false
+        var isComment = false
+        /// A string literal next to code syntax: decided on demand (``isCodeLiteral(_:)``).
+        var literalCandidate = false
+        var codeShaped = false
+    }
+
+    private let text: UnsafeBufferPointer<UInt8>
+
+    private(set) var lines: [Line] = []
+
+    static let codeStarts: [[UInt8]] = [
+        "const ", "let ", "var ", "def ", "class ", "import ", "from ", "return ", "function ", "func ",
+        "package ", "public ", "private ", "async ", "await ", "#include", "if (", "for (", "while (",
+        "} else", "print(", "console.", "SELECT ", "UPDATE ", "ALTER ", "INSERT ",
+    ].map { Array($0.utf8) }
+    static let callStarts: [[UInt8]] = ["assert", "expect(", "return ", "print(", "console.", "it(", "test(", "self.assert"]
+        .map { Array($0.utf8) }
+
+    init(_ p: UnsafeBufferPointer<UInt8>) {
+        text = p
+        let n = p.count
+        lines.reserveCapacity(n / 40 + 1)
+        var ls = 0
+        while ls <= n {
+            var le = ls
+            var hasQuote = false, hasCodeByte = false, hasArrow = false
+            while le < n, p[le] != 0x0A {
+                let b = p[le]
+                if b == 0x22 || b == 0x27 { hasQuote = true }
+                else if b == UInt8(ascii: "=") || b == UInt8(ascii: "(") {
+                    hasCodeByte = true
+                    if b == UInt8(ascii: "="), le + 1 < n, p[le + 1] == UInt8(ascii: ">") { hasArrow = true }
+                }
+                le += 1
+            }
+            var line = Line(start: ls, end: le)
+            var s = ls
+            while s < le, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
+            var e = le
+            while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
+            if s < e {
+                line.isComment = CodeMap.isComment(p, s, e)
+                if !line.isComment {
+                    let shaped = hasCodeByte && CodeMap.isCodeShaped(p, s, e)
+                    line.isCode = p[e - 1] == UInt8(ascii: ";") || hasArrow || (shaped && p[s] != 0x22)
+                        || CodeMap.startsWithKeyword(p, s, e)
+                    line.codeShaped = shaped
+                    line.literalCandidate = hasQuote && hasCodeByte
+                }
+            }
+            lines.append(line)
+            if le >= n { break }
+            ls = le + 1
+        }
+    }
+
+    /// Index of the line holding `pos`.
+    func lineIndex(_ pos: Int) -> Int {
+        var lo = 0, hi = lines.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if lines[mid].start <= pos { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
+    /// A string literal on a line of code (a test vector, a filter pattern).
+    func isCodeLiteral(_ pos: Int) -> Bool {
+        guard !lines.isEmpty else { return false }
+        let line = lines[lineIndex(pos)]
+        guard line.literalCandidate else { return false }
+        if line.codeShaped { return true }
+        // Test and filter code: `assert x("…")`, `expect(…)`, `return re.search(…)`.
+        var s = line.start
+        while s < line.end, text[s] == 0x20 || text[s] == 0x09 { s += 1 }
+        return CodeMap.callStarts.contains { k in
+            line.end - s >= k.count && k.indices.allSatisfy { text[s + $0] == k[$0] }
+        }
+    }
+
+    /// A non-comment line with code on it or within two lines.
+    func isNearCode(_ pos: Int) -> Bool {
+        guard !lines.isEmpty else { return false }
+        let i = lineIndex(pos)
+        if lines[i].isComment { return false }
+        for k in max(0, i - 2)...min(lines.count - 1, i + 2) where lines[k].isCode { return true }
+        return false
+    }
+
+    static func isComment(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> Bool {
+        let b = p[s]
+        if b == UInt8(ascii: "#") || b == UInt8(ascii: "*") { return true }
+        if s + 1 < e, b == UInt8(ascii: "/"), p[s + 1] == UInt8(ascii: "/") || p[s + 1] == UInt8(ascii: "*") { return true }
+        if s + 1 < e, b == UInt8(ascii: "-"), p[s + 1] == UInt8(ascii: "-") { return true }
+        return false
+    }
+
+    /// `name = …` (not `==`), a call `name(…`, or `name: type = …`.
+    static func isCodeShaped(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ le: Int) -> Bool {
+        var k = s
+        while k < le, isWordByte(p[k]) || p[k] == UInt8(ascii: ".") { k += 1 }
+        var t = k
+        while t < le, p[t] == 0x20 { t += 1 }
+        guard k > s, t < le else { return false }
+        if p[t] == UInt8(ascii: "("), k - s > 1 { return true }
+        if p[t] == UInt8(ascii: "="), t + 1 < le, p[t + 1] != UInt8(ascii: "=") { return true }
+        if p[t] == UInt8(ascii: ":") {
+            var e = t + 1
+            while e < le, e - t < 40, p[e] != UInt8(ascii: "=") { e += 1 }
+            if e < le, p[e] == UInt8(ascii: "=") { return true }
+        }
+        return false
+    }
+
+    static func startsWithKeyword(_ p: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> Bool {
+        let first = p[s]
+        for k in codeStarts where k[0] == first && e - s >= k.count {
+            var same = true
+            for t in 1..<k.count where p[s + t] != k[t] { same = false; break }
+            if same { return true }
+        }
+        return false
+    }
+}
