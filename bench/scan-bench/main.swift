@@ -191,6 +191,12 @@ do {
             print(String(format: "%-16@ detector %8.1f ms (%d)  injection %8.1f ms (%.2f)", name as NSString, (t1 - t0) * 1000, n, (t2 - t1) * 1000, score))
             FileHandle.standardOutput.synchronizeFile()
         }
+    case "explain" where args.count == 2:
+        // scan-bench explain TEXT: what the injection scorer saw (diagnostics).
+        let scorer = InjectionScorer()
+        let bytes = Array(args[1].utf8)
+        print(scorer.score(bytes).score)
+        print(scorer.explain(bytes))
     case "throughput-detect" where args.count >= 2:   // for profiling one side
         try runThroughput(Array(args.dropFirst()), injection: false, adversarial: false)
     case "throughput-injection" where args.count >= 2:

@@ -75,9 +75,15 @@ struct CodeMap {
     }
 
     /// A string literal on a line of code (a test vector, a filter pattern).
-    func isCodeLiteral(_ pos: Int) -> Bool {
-        guard !lines.isEmpty else { return false }
-        let line = lines[lineIndex(pos)]
+    /// Whether a line the range spans holds a string literal next to code syntax.
+    func isCodeLiteral(_ range: Range<Int>) -> Bool {
+        guard !lines.isEmpty, !range.isEmpty else { return false }
+        let first = lineIndex(range.lowerBound), last = lineIndex(range.upperBound - 1)
+        for k in first...last where isCodeLiteral(line: lines[k]) { return true }
+        return false
+    }
+
+    private func isCodeLiteral(line: Line) -> Bool {
         guard line.literalCandidate else { return false }
         if line.codeShaped { return true }
         // Test and filter code: `assert x("…")`, `expect(…)`, `return re.search(…)`.

@@ -34,13 +34,17 @@ extension InjectionScorer {
             for idx in sentences.indices where sentences[idx].role == 3 && !sentences[idx].inFence { sentences[idx].roles = 0.35 }
         }
 
-        // Code context (one line map per body, built only if a sentence needs it).
-        var codeMap: CodeMap? = nil
+        // Code context: one line map per body, built only when some sentence could carry
+        // a verdict; then every sentence that signals anything is placed in it.
+        var strong = false
         for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0
-            && signals(of: sentences[idx]).strongest >= 0.3 {
-            if codeMap == nil { codeMap = CodeMap(p) }
-            sentences[idx].codeLiteral = codeMap!.isCodeLiteral(sentences[idx].start)
-            sentences[idx].nearCode = codeMap!.isNearCode(sentences[idx].start)
+            && signals(of: sentences[idx]).strongest >= 0.3 { strong = true; break }
+        if strong {
+            let codeMap = CodeMap(p)
+            for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0 {
+                sentences[idx].codeLiteral = codeMap.isCodeLiteral(sentences[idx].range)
+                sentences[idx].nearCode = codeMap.isNearCode(sentences[idx].start)
+            }
         }
 
         // Markdown images and links whose URL query the model is to fill in.

@@ -125,7 +125,10 @@ public final class Regex2: @unchecked Sendable {
         /// patterns it will serve).
         public init(captureCount: Int = 16) {
             pairs = max(captureCount, 0) + 1
-            matchData = pcre2_match_data_create_8(UInt32(pairs), nil)!
+            guard let data = pcre2_match_data_create_8(UInt32(pairs), nil) else {
+                fatalError("PCRE2 could not allocate match data (out of memory)")
+            }
+            matchData = data
         }
 
         deinit { pcre2_match_data_free_8(matchData) }
