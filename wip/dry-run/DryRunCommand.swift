@@ -15,10 +15,12 @@ struct DryRun: ParsableCommand {
         commandName: "dry-run",
         abstract: "Decide every request of a HAR 1.2 capture without network.",
         discussion: """
-            Reads HAR from browser devtools, mitmproxy, curl exporters and `run --capture`.
-            DNS answers come from --resolve, else the entry's serverIPAddress; an entry with
-            neither is marked `unresolved` and its network stage is decided on host rules
-            alone. Secrets are not needed: decisions depend on placeholders only.
+            Reads HAR from browser devtools, mitmproxy, curl exporters and `run --capture`. \
+            DNS answers come from --resolve, else the entry's serverIPAddress; an entry with \
+            neither is marked `unresolved` and its network stage is decided on host rules \
+            alone. Secrets are not needed: decisions depend on placeholders only. Exit status: \
+            0, 3 with --fail-on-deny when an entry would be denied, 2 for a bad policy, option \
+            or HAR.
             """)
 
     @Option(help: "Policy file (YAML or JSON).") var policy: String

@@ -40,9 +40,20 @@ public struct HAREntry: Sendable {
         self.responseHeaders = []
     }
 
-    /// The first request header named `name` (case-insensitive).
+    /// The first request header named `name` (ASCII case-insensitive).
     public func requestHeader(_ name: String) -> String? {
-        requestHeaders.first(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame })?.value
+        requestHeaders.first(where: { Self.sameName($0.name, name) })?.value
+    }
+
+    /// Header names are ASCII: compare bytes, not Foundation's locale-aware strings.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+            let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
+            let ly = y >= 0x41 && y <= 0x5A ? y | 0x20 : y
+            if lx != ly { return false }
+        }
+        return true
     }
 }
 

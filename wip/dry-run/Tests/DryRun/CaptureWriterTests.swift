@@ -132,7 +132,7 @@ import Testing
         let path = HARFixtures.temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
         // Even when it already existed with a wider mode.
-        FileManager.default.createFile(atPath: path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644]))
         let writer = try CaptureWriter(path: path, maxBodyBytes: 16)
         writer.close()
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
@@ -233,7 +233,7 @@ import Testing
             let got = runner.decide(entry)
             #expect(got.verdict == live.decision && got.reason == live.reason && got.rule == live.rule
                         && got.secrets == live.secrets && got.mode?.rawValue == live.mode,
-                    "entries[\(entry.index)]: dry-run \(describe(got)), capture \(live)")
+                    "entries[\(entry.index)]: dry-run \(outcomeText(got)), capture \(live)")
         }
     }
 }

@@ -29,7 +29,7 @@ struct ExpectedRow: CustomStringConvertible, Sendable {
     }
 }
 
-func describe(_ o: DryRunOutcome) -> String {
+func outcomeText(_ o: DryRunOutcome) -> String {
     "\(o.verdict) \(o.reason) \(o.rule ?? "-") \(o.mode?.rawValue ?? "-") \(o.secrets) \(o.unresolved)"
 }
 
@@ -54,7 +54,7 @@ func describe(_ o: DryRunOutcome) -> String {
         #expect(entries.count == expected.count)
         for (entry, want) in zip(entries, expected) {
             let got = runner.decide(entry)
-            #expect(want.matches(got), "entries[\(entry.index)] \(entry.url): got \(describe(got)), want \(want)")
+            #expect(want.matches(got), "entries[\(entry.index)] \(entry.url): got \(outcomeText(got)), want \(want)")
         }
     }
 
@@ -75,7 +75,7 @@ func describe(_ o: DryRunOutcome) -> String {
         #expect(entries.count == expected.count)
         for (entry, want) in zip(entries, expected) {
             let got = runner.decide(entry)
-            #expect(want.matches(got), "entries[\(entry.index)] \(entry.url): got \(describe(got)), want \(want)")
+            #expect(want.matches(got), "entries[\(entry.index)] \(entry.url): got \(outcomeText(got)), want \(want)")
         }
     }
 
@@ -90,7 +90,7 @@ func describe(_ o: DryRunOutcome) -> String {
             let got = runner.decide(entry)
             #expect(got.verdict == live.decision && got.reason == live.reason && got.rule == live.rule
                         && got.secrets == live.secrets && got.mode?.rawValue == live.mode,
-                    "entries[\(entry.index)]: dry-run \(describe(got)), live \(live)")
+                    "entries[\(entry.index)]: dry-run \(outcomeText(got)), live \(live)")
         }
     }
 
@@ -187,7 +187,7 @@ func describe(_ o: DryRunOutcome) -> String {
         var entry = HAREntry(index: 0, method: "POST", url: "https://api.example.com/v1/notes")
         entry.serverIPAddress = "93.184.216.34"
         entry.requestHeaders = [(name: "Content-Type", value: "application/json")]
-        entry.requestBody = Array(#"{"note":"write to jane.doe@example.com or j.doe@example.org"}"#.utf8)
+        entry.requestBody = Array(#"{"note":"write to jane.doe@gmail.com or j.doe@proton.me"}"#.utf8)
         let got = runner.decide(entry)
         #expect(got.verdict == verdict)
         #expect(got.reason == reason)
