@@ -90,7 +90,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         // Starts the real `egress-proxy` binary and real TLS upstreams on 127.0.0.1,
         // drives them with curl / openssl.

@@ -13,7 +13,7 @@ struct EgressProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "egress-proxy",
         abstract: "Egress security proxy for code sandboxes.",
-        subcommands: [Run.self, Gateway.self, CA.self, PolicyCommand.self, Secrets.self, Scan.self]
+        subcommands: [Run.self, Gateway.self, CA.self, PolicyCommand.self, Secrets.self, Scan.self, DryRun.self]
     )
 }
 
