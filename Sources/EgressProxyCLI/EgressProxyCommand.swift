@@ -67,7 +67,8 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("audit-log"), help: "Audit log file, or - for stdout.") var auditLog: String?
     @Option(name: .customLong("upstream-ca"), help: "Extra PEM roots trusted for upstream servers.") var upstreamCA: String?
     @Option(name: .customLong("resolve"), help: "HOST:IP, use IP for HOST instead of DNS (repeatable).") var resolve: [String] = []
-    @Option(help: "Write a HAR capture of the proxied traffic (not implemented yet).") var capture: String?
+    @Option(help: "Write a HAR 1.2 capture of the proxied traffic to this file (mode 0600; secrets masked).") var capture: String?
+    @Option(name: .customLong("capture-max-body"), help: "Bytes of each body kept in the capture.") var captureMaxBody = CaptureWriter.defaultMaxBodyBytes
     @Option(name: .customLong("sandbox-env"), help: "KEY=VALUE file of the sandbox's environment.") var sandboxEnv: String?
 
     func run() async throws {
@@ -79,10 +80,6 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "egress-proxy")
         let compiled = try loadPolicyOrExit(path: policy, sandbox: sandbox)
         try refuseUnimplemented(compiled, file: policy)
-        if capture != nil {
-            printError("--capture is not implemented yet")
-            throw Exit.invalidConfiguration
-        }
         guard let (host, port) = parseListen(listen) else {
             printError("--listen: expected HOST:PORT, got \(listen)")
             throw Exit.invalidConfiguration
@@ -102,7 +99,9 @@ struct Run: AsyncParsableCommand {
 
         let runtime: SandboxRuntime
         let auditWriter: AuditFileWriter?
+        let captureWriter: CaptureWriter?
         do {
+            captureWriter = try capture.map { try CaptureWriter(path: $0, maxBodyBytes: captureMaxBody) }
             let ca = try SandboxCA.loadOrCreate(directory: caDir + "/" + compiled.sandbox, sandbox: compiled.sandbox)
             let leaves = try LeafCertificateCache(ca: ca, threadPool: threadPool)
             let upstreamTLS = try UpstreamTLS.makeClientContext(extraRootsPEMFile: upstreamCA)
@@ -118,7 +117,8 @@ struct Run: AsyncParsableCommand {
             }
             runtime = SandboxRuntime(
                 policy: compiled, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
-                resolver: Resolver(overrides: overrides, threadPool: threadPool), audit: sink, logger: logger)
+                resolver: Resolver(overrides: overrides, threadPool: threadPool), audit: sink, capture: captureWriter,
+                logger: logger)
         } catch let e as ExitCode {
             throw e
         } catch {
@@ -141,6 +141,7 @@ struct Run: AsyncParsableCommand {
         printError("egress-proxy: stopping")
         await server.shutdown(grace: .seconds(10))
         auditWriter?.close()
+        captureWriter?.close()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
     }

@@ -20,7 +20,8 @@ struct Gateway: AsyncParsableCommand {
     @Option(name: .customLong("upstream-ca"), help: "Extra PEM roots trusted for upstream servers.") var upstreamCA: String?
     @Option(name: .customLong("resolve"), help: "HOST:IP, use IP for HOST instead of DNS (repeatable).") var resolve: [String] = []
     @Option(name: .customLong("source-map"), help: "File of 'IP SANDBOX' lines for sandboxes that can't send credentials.") var sourceMap: String?
-    @Option(name: .customLong("capture-dir"), help: "Per-sandbox HAR captures (not implemented yet).") var captureDir: String?
+    @Option(name: .customLong("capture-dir"), help: "Write each sandbox's traffic to DIR/<sandbox>.har (mode 0600; secrets masked).") var captureDir: String?
+    @Option(name: .customLong("capture-max-body"), help: "Bytes of each body kept in a capture.") var captureMaxBody = CaptureWriter.defaultMaxBodyBytes
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -29,9 +30,19 @@ struct Gateway: AsyncParsableCommand {
             return h
         }
         let logger = Logger(label: "egress-proxy.gateway")
-        if captureDir != nil {
-            printError("--capture-dir is not implemented yet")
-            throw Exit.invalidConfiguration
+        if let captureDir {
+            var isCaptureDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: captureDir, isDirectory: &isCaptureDir) {
+                do {
+                    try FileManager.default.createDirectory(atPath: captureDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    printError("--capture-dir: cannot create \(captureDir): \(error)")
+                    throw Exit.invalidConfiguration
+                }
+            } else if !isCaptureDir.boolValue {
+                printError("--capture-dir: \(captureDir) is not a folder")
+                throw Exit.invalidConfiguration
+            }
         }
         guard let (host, port) = parseListen(listen) else {
             printError("--listen: expected HOST:PORT, got \(listen)")
@@ -75,7 +86,8 @@ struct Gateway: AsyncParsableCommand {
             registry = SandboxRegistry(
                 configuration: .init(
                     policiesDirectory: policies, caDirectory: caDir, sourceMapFile: sourceMap,
-                    refusedFeatures: unimplementedInspectionFeatures),
+                    refusedFeatures: unimplementedInspectionFeatures,
+                    captureDirectory: captureDir, captureMaxBodyBytes: captureMaxBody),
                 upstreamTLS: upstreamTLS,
                 resolver: Resolver(overrides: overrides, threadPool: threadPool),
                 audit: auditWriter, threadPool: threadPool, logger: logger, metrics: metrics)
@@ -116,6 +128,7 @@ struct Gateway: AsyncParsableCommand {
         await admin?.shutdown()
         await server.shutdown(grace: .seconds(10))
         auditWriter.close()
+        registry.closeCaptures()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
     }

@@ -16,6 +16,8 @@ import NIOConcurrencyHelpers
 /// It is given only masked data (see `CaptureEntry`); the file is created with mode 0600.
 public final class CaptureWriter: Sendable {
     public static let maximumQueuedEntries = 4096
+    /// `--capture-max-body` default: enough for API requests and answers, bounded per exchange.
+    public static let defaultMaxBodyBytes = 256 * 1024
 
     private struct State {
         var queued = 0

@@ -40,13 +40,19 @@ public final class SandboxRegistry: Sendable {
         public var requestsPerSecond: Double?
         /// Requests a sandbox may start at once after a quiet period (default: one second's worth).
         public var requestBurst: Double?
+        /// `--capture-dir`: each sandbox's traffic goes to `DIR/<sandbox>.har`; nil: no capture.
+        public var captureDirectory: String?
+        public var captureMaxBodyBytes: Int
 
         public init(
             policiesDirectory: String, caDirectory: String, sourceMapFile: String? = nil,
             refusedFeatures: Set<String> = [], environment: [String: String] = ProcessInfo.processInfo.environment,
             leafCacheCapacity: Int = LeafCertificateCache.defaultCapacity,
-            requestsPerSecond: Double? = nil, requestBurst: Double? = nil
+            requestsPerSecond: Double? = nil, requestBurst: Double? = nil,
+            captureDirectory: String? = nil, captureMaxBodyBytes: Int = CaptureWriter.defaultMaxBodyBytes
         ) {
+            self.captureDirectory = captureDirectory
+            self.captureMaxBodyBytes = captureMaxBodyBytes
             self.policiesDirectory = policiesDirectory
             self.caDirectory = caDirectory
             self.sourceMapFile = sourceMapFile
@@ -72,6 +78,9 @@ public final class SandboxRegistry: Sendable {
     private let mutation = NIOLock()
     /// Serialises runtime creation so that two first requests of a sandbox make one CA.
     private let creation = NIOLock()
+    /// One capture file per sandbox for the life of the process (a sandbox removed and added
+    /// again keeps writing the same file instead of truncating it).
+    private let captures = NIOLockedValueBox<[String: CaptureWriter]>([:])
 
     /// A registered sandbox.
     private struct Entry {
@@ -182,9 +191,15 @@ public final class SandboxRegistry: Sendable {
                 let leaves = try LeafCertificateCache(ca: ca, threadPool: threadPool, capacity: configuration.leafCacheCapacity)
                 var sandboxLogger = logger
                 sandboxLogger[metadataKey: "sandbox"] = "\(sandbox)"
+                var capture = captures.withLockedValue { $0[sandbox] }
+                if capture == nil, let dir = configuration.captureDirectory {
+                    let w = try CaptureWriter(path: PolicyDirectory.join(dir, sandbox + ".har"), maxBodyBytes: configuration.captureMaxBodyBytes)
+                    captures.withLockedValue { $0[sandbox] = w }
+                    capture = w
+                }
                 made = SandboxRuntime(
                     policy: entry.policy, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
-                    resolver: resolver, audit: entry.auditSink, logger: sandboxLogger)
+                    resolver: resolver, audit: entry.auditSink, capture: capture, logger: sandboxLogger)
             } catch {
                 logger.error("sandbox \(sandbox): cannot load its CA: \(error)")
                 return nil
@@ -199,6 +214,12 @@ public final class SandboxRegistry: Sendable {
                 return made
             }
         }
+    }
+
+    /// Completes every capture file (on shutdown).
+    public func closeCaptures() {
+        let writers = captures.withLockedValue { Array($0.values) }
+        for w in writers { w.close() }
     }
 
     // MARK: Reload

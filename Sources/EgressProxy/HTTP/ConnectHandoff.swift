@@ -75,6 +75,7 @@ struct ConnectHandoff {
         let (head, body) = DenialResponse.make(
             status: status, reason: record.decision.reason, rule: record.decision.rule, host: record.host,
             keepAlive: false, allocator: context.channel.allocator)
+        handler.runtime.capture?.record(.connect(record: record, elapsed: .now() - started, responseBody: body))
         // NIO's response encoder (rightly, for a 2xx) writes no body for a response to CONNECT;
         // a denial must carry its JSON body, so it bypasses the encoder.
         let ops = context.pipeline.syncOperations
@@ -155,6 +156,7 @@ struct ConnectHandoff {
                             r.status = nil
                             r.durationMS = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
                             runtime.audit.write(r)
+                            runtime.capture?.record(.connect(record: r, elapsed: .now() - started))
                             clientChannel.close(promise: nil)
                             upstream.close(promise: nil)
                             return clientChannel.eventLoop.makeFailedFuture(ProxyFailure(.downstream, .sni_mismatch, "sni"))
@@ -183,6 +185,7 @@ struct ConnectHandoff {
             r.bytesDown = upstreamGlue.bytesRead
             r.durationMS = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
             runtime.audit.write(r)
+            runtime.capture?.record(.connect(record: r, elapsed: .now() - started))
         }
         clientGlue.onClose = writeRecord
         upstreamGlue.onClose = writeRecord
@@ -232,6 +235,7 @@ struct ConnectHandoff {
                         r.detail = "ClientHello names another server"
                         r.durationMS = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
                         runtime.audit.write(r)
+                        runtime.capture?.record(.connect(record: r, elapsed: .now() - started))
                         clientChannel.close(promise: nil)
                         return clientChannel.eventLoop.makeFailedFuture(ProxyFailure(.downstream, .sni_mismatch, "sni"))
                     }
@@ -253,6 +257,11 @@ struct ConnectHandoff {
                             r.bytesDown = inner.sessionBytesDown
                             r.durationMS = Double((NIODeadline.now() - started).nanoseconds) / 1_000_000
                             runtime.audit.write(r)
+                            // A session without an inner request (the client gave up in the
+                            // handshake, say) is captured as its CONNECT.
+                            if inner.servedRequests == 0 {
+                                runtime.capture?.record(.connect(record: r, elapsed: .now() - started))
+                            }
                         }
                         return clientChannel.eventLoop.makeSucceededVoidFuture()
                     } catch {

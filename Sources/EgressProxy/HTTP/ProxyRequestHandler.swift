@@ -61,7 +61,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
+    private var exchange: Exchange? {
+        didSet {
+            // Capture on: keep what the sandbox sent and got (bounded) for the HAR entry.
+            if let ex = exchange, ex.captured == nil, let writer = tenant?.runtime.capture {
+                ex.captured = CapturedExchange(limit: writer.maxBodyBytes)
+            }
+        }
+    }
     /// Parts of a pipelined next request, replayed when the current exchange ends.
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     private var readPending = false
@@ -69,6 +76,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var headerTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var requestsServed = 0
+    /// Requests started on this connection so far.
+    var servedRequests: Int { requestsServed }
     private var pendingConnect: HTTPRequestHead?
     private var handingOff = false
     /// Set while switching to a raw relay after `101`; reads wait for the new handlers.
@@ -160,6 +169,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let ex = exchange else { return }
             ex.record.bytesUp = (ex.record.bytesUp ?? 0) + body.readableBytes
             sessionBytesUp += body.readableBytes
+            ex.captured?.appendRequest(body)
             clientBody(ex, body, context: context)
         case .end:
             if let connect = pendingConnect {
@@ -561,6 +571,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         ex.responseStarted = true
         ex.clientHead = out
+        ex.captured?.responseHead = out
+        ex.captured?.responseHeadAt = .now()
         if ex.responseBuffer == nil {
             context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
         }
@@ -575,6 +587,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             out = masker.feed(body)
             ex.masker = masker
         }
+        ex.captured?.appendResponse(out)
         if ex.responseBuffer != nil {
             ex.responseBuffer!.writeBuffer(&out)
             return
@@ -593,6 +606,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if var masker = ex.masker {
             var tail = masker.finish()
             ex.masker = masker
+            ex.captured?.appendResponse(tail)
             if ex.responseBuffer != nil {
                 ex.responseBuffer!.writeBuffer(&tail)
             } else if tail.readableBytes > 0 {
@@ -601,6 +615,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if let buffered = ex.responseBuffer, var head = ex.clientHead {
             head.headers.replaceOrAdd(name: "Content-Length", value: String(buffered.readableBytes))
+            ex.captured?.responseHead = head
             context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffered))), promise: nil)
             ex.responseBuffer = nil
@@ -741,6 +756,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.responseStatus = Int(status.code)
         ex.responseStarted = true
         ex.responseEnded = true
+        if let captured = ex.captured {
+            captured.responseHead = head
+            captured.responseHeadAt = .now()
+            captured.appendResponse(body)
+        }
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         let close = closeAfterResponse
@@ -800,6 +820,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if rec.bytesUp == nil { rec.bytesUp = 0 }
         if rec.bytesDown == nil { rec.bytesDown = 0 }
         auditSink.write(rec)
+        if let captured = ex.captured, let tenant, let writer = tenant.runtime.capture {
+            let uri = ex.head.uri.lowercased()
+            let url = uri.hasPrefix("http://") || uri.hasPrefix("https://")
+                ? ex.head.uri
+                : CapturedExchange.url(scheme: ex.target.scheme, host: ex.target.host, port: ex.target.port, pathAndQuery: ex.target.pathAndQuery)
+            writer.record(captured.entry(request: ex.head, url: url, record: rec, secrets: tenant.active.secrets, mode: ex.mode, now: .now(), start: ex.start))
+        }
     }
 
     func newRecord(host: String, port: Int, mode: ProxyMode, decision: Decision) -> AuditRecord {
@@ -844,6 +871,8 @@ final class Exchange {
     var clientHead: HTTPResponseHead?
     /// The 101 to send once the upstream's upgrade response is complete.
     var upgradeHead: HTTPResponseHead?
+    /// Bodies and heads kept for the HAR capture; nil when capture is off.
+    var captured: CapturedExchange?
 
     init(head: HTTPRequestHead, target: RequestTarget, mode: ProxyMode, tls: Bool, record: AuditRecord) {
         self.head = head

@@ -27,11 +27,13 @@ public final class SandboxRuntime: Sendable {
     public let upstreamTLS: NIOSSLContext
     public let resolver: Resolver
     public let audit: AuditSink
+    /// `--capture` / `--capture-dir`: the HAR this sandbox's traffic is written to.
+    public let capture: CaptureWriter?
     public let logger: Logger
 
     public init(
         policy: CompiledPolicy, ca: SandboxCA, leafCache: LeafCertificateCache,
-        upstreamTLS: NIOSSLContext, resolver: Resolver, audit: AuditSink, logger: Logger
+        upstreamTLS: NIOSSLContext, resolver: Resolver, audit: AuditSink, capture: CaptureWriter? = nil, logger: Logger
     ) {
         self.sandbox = policy.sandbox
         self.active = NIOLockedValueBox(ActivePolicy(policy: policy))
@@ -40,6 +42,7 @@ public final class SandboxRuntime: Sendable {
         self.upstreamTLS = upstreamTLS
         self.resolver = resolver
         self.audit = audit
+        self.capture = capture
         self.logger = logger
     }
 
