@@ -11,7 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HARNESS=${HARNESS:-"$ROOT/../shared/bench"}
-BIN="$ROOT/.build/release/egress-proxy"
+BIN=${EGRESS_PROXY_BIN:-"$ROOT/.build/release/egress-proxy"}
 [ -x "$BIN" ] || (cd "$ROOT" && swift build -c release)
 STATE=${BENCH_STATE:-"$(dirname "$(mktemp -u)")/egress-bench"}
 export BENCH_STATE=$STATE

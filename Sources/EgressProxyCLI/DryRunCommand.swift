@@ -89,7 +89,7 @@ struct DryRun: ParsableCommand {
             for d in error.diagnostics { printError(d.description) }
             throw Exit.invalidConfiguration
         }
-        try refuseUnimplemented(compiled, file: path)
+        try checkInspection(compiled)
         return compiled
     }
 }

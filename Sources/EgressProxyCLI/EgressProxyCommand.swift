@@ -39,18 +39,18 @@ func loadPolicyOrExit(path: String, sandbox: String?) throws -> CompiledPolicy {
     }
 }
 
-/// Inspection features of SPEC section 6 that this build does not enforce yet. A policy that
-/// enables one is refused at start (fail closed: PII redaction must never silently pass PII).
-let unimplementedInspectionFeatures: Set<String> = [
-    "pii", "injection_defense", "transformations", "invisible_text", "env.mask_patterns",
-]
-
-func refuseUnimplemented(_ policy: CompiledPolicy, file: String) throws {
-    let missing = policy.enabledInspectionFeatures.filter { unimplementedInspectionFeatures.contains($0) }
-    guard missing.isEmpty else {
-        for f in missing {
-            printError("\(file): \(f) is enabled but not implemented in this build; refusing to start (fail closed). Disable it or upgrade.")
-        }
+/// Compiles the policy's content inspection (SPEC 6) the way the proxy will: bad or
+/// backtracking-prone patterns are refused with `FILE:LINE:COLUMN`; notes (an unsupported
+/// `pii.types` entry, say) are printed.
+@discardableResult
+func checkInspection(_ policy: CompiledPolicy, environment: SandboxEnvironment = SandboxEnvironment([:])) throws -> InspectionPlan? {
+    guard !policy.enabledInspectionFeatures.isEmpty else { return nil }
+    do {
+        let plan = try InspectionPlan.compile(policy, environment: environment)
+        for warning in plan.warnings { printError("warning: \(warning)") }
+        return plan
+    } catch {
+        for d in error.diagnostics { printError(d.description) }
         throw Exit.invalidConfiguration
     }
 }
@@ -79,7 +79,15 @@ struct Run: AsyncParsableCommand {
         }
         let logger = Logger(label: "egress-proxy")
         let compiled = try loadPolicyOrExit(path: policy, sandbox: sandbox)
-        try refuseUnimplemented(compiled, file: policy)
+        var environment = SandboxEnvironment([:])
+        if let sandboxEnv {
+            guard let text = try? String(contentsOfFile: sandboxEnv, encoding: .utf8) else {
+                printError("--sandbox-env: cannot read \(sandboxEnv)")
+                throw Exit.invalidConfiguration
+            }
+            environment = SandboxEnvironment.parse(text)
+        }
+        try checkInspection(compiled, environment: environment)
         guard let (host, port) = parseListen(listen) else {
             printError("--listen: expected HOST:PORT, got \(listen)")
             throw Exit.invalidConfiguration
@@ -115,10 +123,10 @@ struct Run: AsyncParsableCommand {
                 auditWriter = nil
                 sink = NullAuditSink()
             }
-            runtime = SandboxRuntime(
+            runtime = try SandboxRuntime(
                 policy: compiled, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
                 resolver: Resolver(overrides: overrides, threadPool: threadPool), audit: sink, capture: captureWriter,
-                logger: logger)
+                environment: environment, logger: logger)
         } catch let e as ExitCode {
             throw e
         } catch {

@@ -86,7 +86,6 @@ struct Gateway: AsyncParsableCommand {
             registry = SandboxRegistry(
                 configuration: .init(
                     policiesDirectory: policies, caDirectory: caDir, sourceMapFile: sourceMap,
-                    refusedFeatures: unimplementedInspectionFeatures,
                     captureDirectory: captureDir, captureMaxBodyBytes: captureMaxBody),
                 upstreamTLS: upstreamTLS,
                 resolver: Resolver(overrides: overrides, threadPool: threadPool),

@@ -35,6 +35,12 @@ final class CapturedExchange {
         Self.keep(buffer, into: &responseBody, limit: limit)
     }
 
+    /// Forgets the response kept so far (the proxy answers with its own denial instead).
+    func resetResponse() {
+        responseBody = []
+        responseBodySize = 0
+    }
+
     private static func keep(_ buffer: ByteBuffer, into kept: inout [UInt8], limit: Int) {
         let room = limit - kept.count
         guard room > 0, buffer.readableBytes > 0 else { return }

@@ -197,7 +197,7 @@ public final class SandboxRegistry: Sendable {
                     captures.withLockedValue { $0[sandbox] = w }
                     capture = w
                 }
-                made = SandboxRuntime(
+                made = try SandboxRuntime(
                     policy: entry.policy, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
                     resolver: resolver, audit: entry.auditSink, capture: capture, logger: sandboxLogger)
             } catch {
@@ -208,7 +208,7 @@ public final class SandboxRegistry: Sendable {
             return state.withLockedValue { s -> SandboxRuntime? in
                 guard var current = s.entries[sandbox] else { return nil }
                 if let runtime = current.runtime { return runtime }
-                if current.policy !== entry.policy { made.swapPolicy(current.policy) }
+                if current.policy !== entry.policy { try? made.swapPolicy(current.policy) }
                 current.runtime = made
                 s.entries[sandbox] = current
                 return made
@@ -343,7 +343,14 @@ public final class SandboxRegistry: Sendable {
             s.fingerprint = fingerprint
             return swaps
         }
-        for (runtime, policy) in swaps { runtime.swapPolicy(policy) }
+        for (runtime, policy) in swaps {
+            do {
+                try runtime.swapPolicy(policy)
+            } catch {
+                // Validated by the same compile above, so not expected; the old policy stays.
+                logger.error("sandbox \(runtime.sandbox): \(error.description); the old policy stays")
+            }
+        }
 
         reloadSourceMap(&report)
         report.added.sort()
@@ -431,7 +438,13 @@ public final class SandboxRegistry: Sendable {
                     "enabled but not implemented in this build; the policy is refused (fail closed)")
             })
         }
-        return try CompiledPolicy.compile(document, environment: configuration.environment, readFile: PolicyLoader.readSecretFile)
+        let compiled = try CompiledPolicy.compile(document, environment: configuration.environment, readFile: PolicyLoader.readSecretFile)
+        // Transformations that could backtrack badly, bad patterns: refused here, with
+        // their positions, before the policy can be swapped in.
+        if !compiled.enabledInspectionFeatures.isEmpty {
+            _ = try InspectionPlan.compile(compiled)
+        }
+        return compiled
     }
 
     // MARK: Writing (admin API)

@@ -169,7 +169,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let ex = exchange else { return }
             ex.record.bytesUp = (ex.record.bytesUp ?? 0) + body.readableBytes
             sessionBytesUp += body.readableBytes
-            ex.captured?.appendRequest(body)
             clientBody(ex, body, context: context)
         case .end:
             if let connect = pendingConnect {
@@ -187,6 +186,28 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
+            // The client sent FIN (half-closure is on for tunnels). Nothing more will come:
+            // an idle connection closes now, one mid-response after it; a request whose
+            // body was cut off is over.
+            if pendingConnect != nil || handingOff || upgrading {
+                context.fireUserInboundEventTriggered(event)
+                return
+            }
+            if let ex = exchange {
+                if ex.requestEnded {
+                    closeAfterResponse = true
+                } else {
+                    ex.record.detail = ex.record.detail ?? "client closed before the request ended"
+                    context.close(promise: nil)
+                }
+            } else if queued.isEmpty {
+                context.close(promise: nil)
+            } else {
+                closeAfterResponse = true
+            }
+            return
+        }
         if event is DrainEvent {
             // Graceful stop: an idle connection closes now, a busy one after its response.
             if exchange == nil && queued.isEmpty {
@@ -376,10 +397,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.record.path = RequestTarget.auditPath(ex.target.pathAndQuery)
 
         let target = RequestTargetInfo(scheme: ex.target.scheme, host: ex.target.host, port: ex.target.port, pathAndQuery: ex.target.pathAndQuery)
-        let outcome = RequestEvaluator(active: active).request(head: head, target: target, tls: ex.tls)
+        let (outcome, inspection, detail) = RequestEvaluator(active: active).request(
+            head: head, target: target, tls: ex.tls, inspection: active.inspection)
         ex.isUpgrade = outcome.isUpgrade
+        ex.requestInspection = inspection
         if !outcome.decision.isAllowed {
             ex.record.secrets = outcome.refused
+            if let detail { ex.record.detail = detail }
             deny(ex, outcome.decision, context: context)
             return
         }
@@ -446,6 +470,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             forwardBody(ex, body)
             ex.upstream?.channel.flush()
         case .denied, .done:
+            captureUnforwarded(ex, body)
             ex.discarded += body.readableBytes
             if ex.discarded > 8 * 1024 * 1024 { context.close(promise: nil) }
         }
@@ -454,8 +479,20 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func forwardBody(_ ex: Exchange, _ body: ByteBuffer) {
         guard let ch = ex.upstream?.channel else { return }
         var out = body
+        if ex.requestInspection?.bodyActive == true {
+            // SPEC 6 outbound: PII, env masking, transformations over what the sandbox sent;
+            // the secrets are substituted into the result.
+            switch ex.requestInspection!.feed(body) {
+            case .deny(let reason, let detail):
+                refuseInspection(ex, reason: reason, detail: detail)
+                return
+            case .forward(let inspected):
+                out = inspected
+            }
+        }
+        ex.captured?.appendRequest(out)
         if var plan = ex.bodyPlan {
-            let r = plan.feed(body)
+            let r = plan.feed(out)
             ex.bodyPlan = plan
             if !r.refused.isEmpty {
                 refuseMidStream(ex, refused: r.refused)
@@ -484,20 +521,56 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishUpstreamRequest(_ ex: Exchange) {
         guard let ch = ex.upstream?.channel else { return }
+        var tail = ByteBuffer()
+        if ex.requestInspection?.bodyActive == true {
+            switch ex.requestInspection!.finish() {
+            case .deny(let reason, let detail):
+                refuseInspection(ex, reason: reason, detail: detail)
+                return
+            case .forward(let inspected):
+                tail = inspected
+                ex.captured?.appendRequest(inspected)
+            }
+        }
         if var plan = ex.bodyPlan {
-            let r = plan.finish()
+            var r = plan.feed(tail)
+            if r.refused.isEmpty {
+                var end = plan.finish()
+                r.output.writeBuffer(&end.output)
+                r.refused = end.refused
+            }
             ex.bodyPlan = plan
             if !r.refused.isEmpty {
                 refuseMidStream(ex, refused: r.refused)
                 return
             }
-            if r.output.readableBytes > 0 {
-                ch.write(HTTPClientRequestPart.body(.byteBuffer(r.output)), promise: nil)
-            }
+            tail = r.output
             ex.substituted.formUnion(plan.substitutedNames)
+        }
+        if tail.readableBytes > 0 {
+            ch.write(HTTPClientRequestPart.body(.byteBuffer(tail)), promise: nil)
         }
         ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         ex.upstreamRequestSent = true
+    }
+
+    /// The request inspection denied the body (`pii_blocked`, `uninspectable`): the upstream
+    /// connection is dropped before the request completes, and the sandbox gets 403.
+    private func refuseInspection(_ ex: Exchange, reason: Reason, detail: String) {
+        ex.upstream?.handler.detach()
+        ex.upstream?.channel.close(promise: nil)
+        ex.upstream = nil
+        ex.record.detail = detail
+        guard let context else { return }
+        deny(ex, .deny(reason, rule: RequestEvaluator.inspectionRule(reason)), context: context)
+    }
+
+    /// Body bytes that are not forwarded (a denied request's rest) go to the capture only
+    /// when no PII scope covers the host: the capture must not keep what the policy protects.
+    private func captureUnforwarded(_ ex: Exchange, _ body: ByteBuffer) {
+        guard let captured = ex.captured else { return }
+        if let plan = tenant?.active.inspection, plan.piiApplies(to: ex.target.host) { return }
+        captured.appendRequest(body)
     }
 
     /// A placeholder of a secret not allowed for this host appeared in the body: the upstream
@@ -528,30 +601,68 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         var out = head
         out.version = ex.head.version
-        let upstreamKeepAlive = head.isKeepAlive
-        ex.upstreamReusable = upstreamKeepAlive
+        ex.upstreamReusable = head.isKeepAlive
         HopByHop.strip(&out.headers, keepUpgrade: false)
-        let secrets = active.secrets
+        ex.captured?.responseHeadAt = .now()
+        // SPEC 6 inbound: injection, invisible text, transformations, rehydration, env
+        // masking; the secret masking comes after.
+        if let plan = active.inspection {
+            let inspection = plan.response(
+                host: ex.target.host, status: Int(code), headers: out.headers.map { ($0.name, $0.value) },
+                requestMethod: ex.head.method.rawValue)
+            if inspection.active { ex.responseInspection = inspection }
+        }
+        if ex.responseInspection?.isBuffering == true {
+            // The body is judged before the head goes out (block/sanitize on a document).
+            ex.heldHead = out
+            ex.responseBuffer = context.channel.allocator.buffer(capacity: 0)
+            if active.secrets.isActive { ex.masker = active.secrets.makeResponseMasker() }
+            return
+        }
+        sendClientHead(ex, out, completeBodyLength: nil, context: context)
+    }
+
+    /// Edits the head the sandbox gets (inspection, secret masking, framing) and writes it,
+    /// or keeps it for the end when the body is buffered (`responseBuffer`).
+    /// `completeBodyLength`: the whole (processed) body is known and has this length.
+    private func sendClientHead(_ ex: Exchange, _ head: HTTPResponseHead, completeBodyLength: Int?, context: ChannelHandlerContext) {
+        var out = head
+        let code = head.status.code
         let mayHaveBody = ex.head.method != .HEAD && code != 204 && code != 304
+        if ex.responseInspection != nil {
+            var pairs = out.headers.map { ($0.name, $0.value) }
+            if case .deny(let reason, let detail) = ex.responseInspection!.rewriteHead(&pairs) {
+                denyResponse(ex, reason: reason, detail: detail, context: context)
+                return
+            }
+            out.headers = HTTPHeaders(pairs)
+        }
+        let secrets = active.secrets
         if secrets.isActive {
             var masked = HTTPHeaders()
             for (name, value) in out.headers {
-                let r = secrets.maskHeaderValue(value)
-                masked.add(name: name, value: r)
+                masked.add(name: name, value: secrets.maskHeaderValue(value))
             }
             out.headers = masked
-            if mayHaveBody {
+            if mayHaveBody && ex.masker == nil {
                 ex.masker = secrets.makeResponseMasker()
-                let cl = out.headers.first(name: "content-length").flatMap(Int.init)
-                if let cl, cl <= Exchange.maskBufferLimit {
-                    ex.responseBuffer = context.channel.allocator.buffer(capacity: cl)
+            }
+        }
+        if let length = completeBodyLength {
+            out.headers.remove(name: "transfer-encoding")
+            if mayHaveBody { out.headers.replaceOrAdd(name: "Content-Length", value: String(length)) }
+        } else if mayHaveBody && (ex.masker != nil || ex.responseInspection?.mayChangeLength == true) {
+            // The body may change length: buffer a small one to keep a Content-Length,
+            // stream a larger (or unknown) one chunked.
+            let cl = out.headers.first(name: "content-length").flatMap(Int.init)
+            if let cl, cl <= Exchange.maskBufferLimit {
+                ex.responseBuffer = context.channel.allocator.buffer(capacity: cl)
+            } else {
+                out.headers.remove(name: "content-length")
+                if ex.head.version.minor >= 1 {
+                    out.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
                 } else {
-                    out.headers.remove(name: "content-length")
-                    if ex.head.version.minor >= 1 {
-                        out.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
-                    } else {
-                        closeAfterResponse = true
-                    }
+                    closeAfterResponse = true
                 }
             }
         }
@@ -572,7 +683,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.responseStarted = true
         ex.clientHead = out
         ex.captured?.responseHead = out
-        ex.captured?.responseHeadAt = .now()
         if ex.responseBuffer == nil {
             context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
         }
@@ -583,8 +693,30 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.record.bytesDown = (ex.record.bytesDown ?? 0) + body.readableBytes
         sessionBytesDown += body.readableBytes
         var out = body
+        if ex.responseInspection != nil {
+            switch ex.responseInspection!.feed(body) {
+            case .deny(let reason, let detail):
+                denyResponse(ex, reason: reason, detail: detail, context: context)
+                return
+            case .forward(let inspected):
+                out = inspected
+            }
+            if let held = ex.heldHead, ex.responseInspection?.isBuffering == false {
+                // Larger than the inspection bound with `on_uninspectable: pass`: stream on.
+                ex.heldHead = nil
+                ex.responseBuffer = nil
+                sendClientHead(ex, held, completeBodyLength: nil, context: context)
+                guard exchange === ex, ex.responseStarted else { return }
+            }
+        }
+        deliver(ex, out, context: context)
+    }
+
+    /// Masks secrets in processed response bytes and sends (or buffers) them.
+    private func deliver(_ ex: Exchange, _ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        var out = bytes
         if var masker = ex.masker {
-            out = masker.feed(body)
+            out = masker.feed(bytes)
             ex.masker = masker
         }
         ex.captured?.appendResponse(out)
@@ -603,6 +735,15 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             performUpgrade(ex, upgradeHead, context: context)
             return
         }
+        if ex.responseInspection != nil {
+            switch ex.responseInspection!.finish() {
+            case .deny(let reason, let detail):
+                denyResponse(ex, reason: reason, detail: detail, context: context)
+                return
+            case .forward(let tail):
+                if tail.readableBytes > 0 { deliver(ex, tail, context: context) }
+            }
+        }
         if var masker = ex.masker {
             var tail = masker.finish()
             ex.masker = masker
@@ -613,8 +754,20 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.write(Self.wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
             }
         }
-        if let buffered = ex.responseBuffer, var head = ex.clientHead {
+        if let held = ex.heldHead {
+            // Buffered: the head goes out now, with the final length.
+            ex.heldHead = nil
+            let length = ex.responseBuffer?.readableBytes ?? 0
+            let buffered = ex.responseBuffer
+            ex.responseBuffer = nil
+            sendClientHead(ex, held, completeBodyLength: length, context: context)
+            guard exchange === ex, ex.responseStarted else { return }
+            if let buffered, buffered.readableBytes > 0 {
+                context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffered))), promise: nil)
+            }
+        } else if let buffered = ex.responseBuffer, var head = ex.clientHead {
             head.headers.replaceOrAdd(name: "Content-Length", value: String(buffered.readableBytes))
+            head.headers.remove(name: "transfer-encoding")
             ex.captured?.responseHead = head
             context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffered))), promise: nil)
@@ -643,6 +796,30 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         completeExchange(ex, context: context)
+    }
+
+    /// The response inspection refused the response (`injection_blocked`, `uninspectable`).
+    /// Before the head went out the sandbox gets the 403 denial instead; after (a stream),
+    /// the stream is cut: the connection closes without the end of the body.
+    private func denyResponse(_ ex: Exchange, reason: Reason, detail: String, context: ChannelHandlerContext) {
+        ex.record.detail = detail
+        if let conn = ex.upstream {
+            ex.upstream = nil
+            conn.handler.detach()
+            conn.channel.close(promise: nil)
+        }
+        let decision = Decision.deny(reason, rule: RequestEvaluator.inspectionRule(reason))
+        ex.heldHead = nil
+        ex.responseBuffer = nil
+        ex.masker = nil
+        if ex.responseStarted {
+            ex.record.decision = decision
+            finishAudit(ex, status: ex.responseStatus)
+            exchange = nil
+            context.close(promise: nil)
+            return
+        }
+        deny(ex, decision, context: context)
     }
 
     fileprivate func upstreamFailed(_ ex: Exchange, _ failure: ProxyFailure) {
@@ -747,6 +924,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.upstream?.handler.detach()
         ex.upstream?.channel.close(promise: nil)
         ex.upstream = nil
+        for b in ex.bufferedBody { captureUnforwarded(ex, b) }
         ex.bufferedBody.removeAll()
         let keepAlive = ex.head.isKeepAlive && !ex.isUpgrade
         if !keepAlive { closeAfterResponse = true }
@@ -757,6 +935,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.responseStarted = true
         ex.responseEnded = true
         if let captured = ex.captured {
+            captured.resetResponse()
             captured.responseHead = head
             captured.responseHeadAt = .now()
             captured.appendResponse(body)
@@ -819,6 +998,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         rec.durationMS = Double((NIODeadline.now() - ex.start).nanoseconds) / 1_000_000
         if rec.bytesUp == nil { rec.bytesUp = 0 }
         if rec.bytesDown == nil { rec.bytesDown = 0 }
+        // Inspection results: types, counts, a score. Never values.
+        if let request = ex.requestInspection {
+            rec.pii = request.findings
+        }
+        let transformations = (ex.requestInspection?.transformationsApplied ?? 0) + (ex.responseInspection?.transformationsApplied ?? 0)
+        if transformations > 0 { rec.transformations = transformations }
+        if let injection = ex.responseInspection?.injection { rec.injection = injection }
         auditSink.write(rec)
         if let captured = ex.captured, let tenant, let writer = tenant.runtime.capture {
             let uri = ex.head.uri.lowercased()
@@ -873,6 +1059,11 @@ final class Exchange {
     var upgradeHead: HTTPResponseHead?
     /// Bodies and heads kept for the HAR capture; nil when capture is off.
     var captured: CapturedExchange?
+    /// Content inspection of this exchange (SPEC 6); nil when nothing is inspected.
+    var requestInspection: RequestInspection?
+    var responseInspection: ResponseInspection?
+    /// The response head, kept back while the body is judged (buffered inspection).
+    var heldHead: HTTPResponseHead?
 
     init(head: HTTPRequestHead, target: RequestTarget, mode: ProxyMode, tls: Bool, record: AuditRecord) {
         self.head = head

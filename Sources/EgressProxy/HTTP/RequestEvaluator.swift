@@ -108,6 +108,56 @@ public struct RequestEvaluator: Sendable {
         return outcome
     }
 
+    // MARK: - Inspection stage (SPEC section 6, outbound)
+
+    /// The request stage with content inspection, as both the live proxy and the dry-run run
+    /// it: rules and secrets decide over what the sandbox sent; then the inspection edits the
+    /// head the sandbox sent (PII in the query, `env.mask_patterns`, header transformations)
+    /// and the secrets are substituted into the edited head. Inspection therefore never sees
+    /// (and never redacts or rewrites) a real secret value the proxy put in.
+    ///
+    /// Returns the outcome, the inspection that must see the body (nil when nothing is
+    /// inspected) and a value-free detail for a denial.
+    public func request(head: HTTPRequestHead, target: RequestTargetInfo, tls: Bool,
+                        inspection plan: InspectionPlan?) -> (outcome: RequestOutcome, inspection: RequestInspection?, detail: String?) {
+        let first = request(head: head, target: target, tls: tls)
+        guard first.decision.isAllowed, let plan else { return (first, nil, nil) }
+        var pairs = head.headers.map { ($0.name, $0.value) }
+        var inspection = plan.request(host: target.host, method: head.method.rawValue, headers: pairs)
+        guard inspection.active else { return (first, nil, nil) }
+        var query = target.query
+        if case .deny(let reason, let detail) = inspection.rewriteHead(&pairs, query: &query) {
+            var denied = first
+            denied.decision = .deny(reason, rule: Self.inspectionRule(reason))
+            denied.substituted = []
+            denied.bodyPlan = nil
+            return (denied, inspection, detail)
+        }
+        var edited = head
+        edited.headers = HTTPHeaders(pairs)
+        var editedTarget = target
+        editedTarget.pathAndQuery = target.path + (query.map { "?" + $0 } ?? "")
+        var second = request(head: edited, target: editedTarget, tls: tls)
+        if second.decision.isAllowed, inspection.bodyActive, inspection.mayChangeLength, Self.hasBody(head) {
+            // The body may change length: re-frame as chunked (HTTP/1.1 upstream).
+            second.upstreamHead.version = .http1_1
+            second.upstreamHead.headers.remove(name: "content-length")
+            second.upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+        return (second, inspection, nil)
+    }
+
+    /// The policy key behind an inspection denial (the `rule` of the audit record and the
+    /// denial body).
+    public static func inspectionRule(_ reason: Reason) -> String? {
+        switch reason {
+        case .pii_blocked: return "pii.action"
+        case .injection_blocked: return "injection_defense.action"
+        case .uninspectable: return "limits.on_uninspectable"
+        default: return nil
+        }
+    }
+
     static func hasBody(_ head: HTTPRequestHead) -> Bool {
         if let cl = head.headers.first(name: "content-length"), let n = Int(cl) { return n > 0 }
         return head.headers.contains(name: "transfer-encoding")

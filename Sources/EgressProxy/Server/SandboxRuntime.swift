@@ -10,10 +10,22 @@ import PolicyEngine
 public final class ActivePolicy: Sendable {
     public let policy: CompiledPolicy
     let secrets: SecretsPlan
+    /// Content inspection (SPEC 6); nil when the policy inspects nothing.
+    public let inspection: InspectionPlan?
 
-    public init(policy: CompiledPolicy) {
+    /// A policy without content inspection (or whose inspection plan was compiled already).
+    public init(policy: CompiledPolicy, inspection: InspectionPlan? = nil) {
         self.policy = policy
         self.secrets = SecretsPlan(policy: policy)
+        self.inspection = inspection?.isActive == true ? inspection : nil
+    }
+
+    /// Compiles the policy's inspection parts too: `environment` is the sandbox's
+    /// (`--sandbox-env`), `vault` the sandbox's token vault (kept across reloads).
+    public static func compile(_ policy: CompiledPolicy, environment: SandboxEnvironment, vault: TokenVault) throws(PolicyLoadError) -> ActivePolicy {
+        let plan = policy.enabledInspectionFeatures.isEmpty
+            ? nil : try InspectionPlan.compile(policy, environment: environment, vault: vault)
+        return ActivePolicy(policy: policy, inspection: plan)
     }
 }
 
@@ -30,13 +42,21 @@ public final class SandboxRuntime: Sendable {
     /// `--capture` / `--capture-dir`: the HAR this sandbox's traffic is written to.
     public let capture: CaptureWriter?
     public let logger: Logger
+    /// The sandbox's environment (`--sandbox-env`), for `env.mask_patterns`.
+    public let environment: SandboxEnvironment
+    /// Redaction tokens, stable for the sandbox's life (across policy reloads).
+    public let vault: TokenVault
 
     public init(
         policy: CompiledPolicy, ca: SandboxCA, leafCache: LeafCertificateCache,
-        upstreamTLS: NIOSSLContext, resolver: Resolver, audit: AuditSink, capture: CaptureWriter? = nil, logger: Logger
-    ) {
+        upstreamTLS: NIOSSLContext, resolver: Resolver, audit: AuditSink, capture: CaptureWriter? = nil,
+        environment: SandboxEnvironment = SandboxEnvironment([:]), logger: Logger
+    ) throws(PolicyLoadError) {
         self.sandbox = policy.sandbox
-        self.active = NIOLockedValueBox(ActivePolicy(policy: policy))
+        let vault = TokenVault()
+        self.vault = vault
+        self.environment = environment
+        self.active = NIOLockedValueBox(try ActivePolicy.compile(policy, environment: environment, vault: vault))
         self.ca = ca
         self.leafCache = leafCache
         self.upstreamTLS = upstreamTLS
@@ -49,9 +69,10 @@ public final class SandboxRuntime: Sendable {
     /// The policy new connections use.
     public var currentPolicy: ActivePolicy { active.withLockedValue { $0 } }
 
-    /// Atomically replaces the policy; connections in flight keep theirs.
-    public func swapPolicy(_ policy: CompiledPolicy) {
-        let next = ActivePolicy(policy: policy)
+    /// Atomically replaces the policy; connections in flight keep theirs. A policy whose
+    /// inspection parts don't compile is refused and the old one stays.
+    public func swapPolicy(_ policy: CompiledPolicy) throws(PolicyLoadError) {
+        let next = try ActivePolicy.compile(policy, environment: environment, vault: vault)
         active.withLockedValue { $0 = next }
     }
 }

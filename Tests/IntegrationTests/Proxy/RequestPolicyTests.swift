@@ -95,6 +95,41 @@ struct RequestPolicyTests {
         }
     }
 
+    @Test("max_connections: a closed client frees its slot at once (MITM, tunnel and plain HTTP), an extra one is refused")
+    func closedClientsFreeTheirSlots() async throws {
+        let pki = try await TestPKI.shared()
+        let policy = PolicyYAML.make(mitm: "auto", sections: """
+            rules:
+              - match: {host: api.test}
+                action: allow
+            limits:
+              max_connections: 3
+
+            """)
+        try await withUpstream(.tls(pki.leaf)) { tls in
+            try await withUpstream(.plain) { plain in
+                try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+                    // 3 x 4 clients one after the other, each on a new connection it closes: a
+                    // proxy that kept half-closed connections would be full after the third.
+                    for round in 0..<4 {
+                        let (m, mitm) = try await Curl.fetch(proxy: proxy, caFile: proxy.caCertificatePath, tls.url("/hello"))
+                        #expect(mitm.status == 200, "MITM round \(round): \(m.stderr)")
+                        let (t, tunnel) = try await Curl.fetch(proxy: proxy, caFile: pki.caCertificatePath, tls.url("/hello", host: "ws.test"))
+                        #expect(tunnel.status == 200, "tunnel round \(round): \(t.stderr)")
+                        let (h, http) = try await Curl.fetch(proxy: proxy, caFile: nil, plain.url("/hello"))
+                        #expect(http.status == 200, "plain HTTP round \(round): \(h.stderr)")
+                    }
+                    // The bound itself: 3 idle connections held open, the 4th is closed unanswered.
+                    var held: [RawConnection] = []
+                    for _ in 0..<3 { held.append(try await RawConnection.open(port: proxy.port)) }
+                    let fourth = try await RawClient.send("GET \(plain.url("/hello")) HTTP/1.1\r\nHost: api.test\r\n\r\n", port: proxy.port, timeout: 5)
+                    #expect(fourth.status == nil && fourth.closed, "the connection over max_connections is refused")
+                    for c in held { c.close() }
+                }
+            }
+        }
+    }
+
     @Test("a client that never finishes its request head is closed after header_timeout_seconds")
     func headerTimeoutClosesSlowClient() async throws {
         let policy = PolicyYAML.make(sections: "limits:\n  header_timeout_seconds: 1\n")

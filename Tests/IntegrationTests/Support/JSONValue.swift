@@ -53,6 +53,11 @@ enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
         return nil
     }
 
+    var doubleValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil

@@ -67,3 +67,40 @@ enum RawClient {
         try await send("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n", port: port, headOnly: true)
     }
 }
+
+// MARK: - Held connection
+
+/// A TCP connection to 127.0.0.1 that sends nothing: holds one of the proxy's connection slots.
+final class RawConnection: Sendable {
+    private let fd: Int32
+
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
+    static func open(port: Int) async throws -> RawConnection {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw HarnessError("connect: errno \(e)")
+        }
+        // Give the proxy a moment to accept it, so the slot is taken before the next step.
+        try await Task.sleep(for: .milliseconds(200))
+        return RawConnection(fd: fd)
+    }
+
+    func close() {
+        _ = Glibc.close(fd)
+    }
+}

@@ -19,6 +19,8 @@ import NIOHTTP1
 /// | `/sse` | `Upstream.sseEvents` as `text/event-stream`, flushed one by one |
 /// | `/ws` | WebSocket echo (handled by the upgrader and `WebSocketEchoHandler`) |
 /// | `/slow?ms=N` | `Upstream.slowBody` after N ms (default 500) |
+/// | `/sse-echo?n=N` | the request body (first 64 KiB) cut into N-byte pieces, each the `content` of an OpenAI-style `text/event-stream` delta event, flushed 20 ms apart |
+/// | `/fixture?name=NAME` | `Upstream.fixtures[NAME]`: a fixed document with its content type |
 ///
 /// Backpressure: reads are held while the channel is not writable, so `/echo` never buffers
 /// more than the socket does, and `/bytes` writes only while the channel is writable.
@@ -29,6 +31,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum Route {
         case hello, echo, headers, upload, chunked, sse, notFound
+        case sseEcho(pieceLength: Int)
+        case fixture(String)
         case bytes(Int)
         case reflectSplit(header: String, base64: Bool)
         case slow(milliseconds: Int)
@@ -76,6 +80,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 var headers = HTTPHeaders()
                 if let length = head.headers.first(name: "content-length") {
                     headers.add(name: "content-length", value: length)
+                }
+                // The echo has the request's type, so text stages apply to it both ways.
+                headers.add(name: "content-type", value: head.headers.first(name: "content-type") ?? "application/octet-stream")
+                if let coding = head.headers.first(name: "content-encoding") {
+                    headers.add(name: "content-encoding", value: coding)
                 }
                 writeHead(context, request: head, status: .ok, headers: headers)
             }
@@ -190,6 +199,27 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 guard self.isActive else { return }
                 self.sendFull(context, request: head, body: Upstream.slowBody, contentType: "text/plain")
             }
+        case .sseEcho(let pieceLength):
+            writeHead(
+                context, request: head, status: .ok,
+                headers: ["content-type": "text/event-stream", "cache-control": "no-cache"])
+            var events: [[UInt8]] = []
+            var index = 0
+            let body = request.prefix
+            while index < body.count {
+                let piece = String(decoding: body[index..<min(body.count, index + pieceLength)], as: UTF8.self)
+                let delta = Self.json(["content": piece])
+                events.append(Array("data: {\"choices\":[{\"delta\":\(delta)}]}\n\n".utf8))
+                index += pieceLength
+            }
+            events.append(Array("data: [DONE]\n\n".utf8))
+            sendParts(context, events, index: 0, keepAlive: head.isKeepAlive, gap: 20)
+        case .fixture(let name):
+            if let fixture = Upstream.fixtures[name] {
+                sendFull(context, request: head, body: fixture.body, contentType: fixture.contentType)
+            } else {
+                sendFull(context, request: head, status: .notFound, body: "no such fixture\n", contentType: "text/plain")
+            }
         case .notFound:
             sendFull(context, request: head, status: .notFound, body: "no such route\n", contentType: "text/plain")
         }
@@ -215,15 +245,15 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Sends `parts` as separate flushed body writes 50 ms apart, then ends the response.
-    private func sendParts(_ context: ChannelHandlerContext, _ parts: [[UInt8]], index: Int, keepAlive: Bool) {
+    private func sendParts(_ context: ChannelHandlerContext, _ parts: [[UInt8]], index: Int, keepAlive: Bool, gap: Int64 = 50) {
         guard isActive else { return }
         guard index < parts.count else {
             finish(context, keepAlive: keepAlive)
             return
         }
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: parts[index])))), promise: nil)
-        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(50)) {
-            self.sendParts(context, parts, index: index + 1, keepAlive: keepAlive)
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(gap)) {
+            self.sendParts(context, parts, index: index + 1, keepAlive: keepAlive, gap: gap)
         }
     }
 
@@ -274,6 +304,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case "/sse": return .sse
         case "/bytes": return .bytes(max(0, Int(query["n"] ?? "") ?? 0))
         case "/reflect-split": return .reflectSplit(header: query["h"] ?? "x-token", base64: query["enc"] == "base64")
+        case "/sse-echo": return .sseEcho(pieceLength: max(1, Int(query["n"] ?? "") ?? 6))
+        case "/fixture": return .fixture(query["name"] ?? "")
         case "/slow": return .slow(milliseconds: max(0, Int(query["ms"] ?? "") ?? 500))
         default: return .notFound
         }
