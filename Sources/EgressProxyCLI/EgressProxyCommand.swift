@@ -104,6 +104,8 @@ struct Run: AsyncParsableCommand {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let lag = EventLoopLagMonitor()
+        lag.start(on: group)
 
         let runtime: SandboxRuntime
         let auditWriter: AuditFileWriter?
@@ -148,6 +150,8 @@ struct Run: AsyncParsableCommand {
         await waitForTermination()
         printError("egress-proxy: stopping")
         await server.shutdown(grace: .seconds(10))
+        lag.stop()
+        printError(lag.report.description)
         auditWriter?.close()
         captureWriter?.close()
         try? await group.shutdownGracefully()

@@ -73,6 +73,8 @@ struct Gateway: AsyncParsableCommand {
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let lag = EventLoopLagMonitor()
+        lag.start(on: group)
         let metrics = ProxyMetrics()
         let registry: SandboxRegistry
         let auditWriter: AuditFileWriter
@@ -126,6 +128,8 @@ struct Gateway: AsyncParsableCommand {
         watcher.stop()
         await admin?.shutdown()
         await server.shutdown(grace: .seconds(10))
+        lag.stop()
+        printError(lag.report.description)
         auditWriter.close()
         registry.closeCaptures()
         try? await group.shutdownGracefully()

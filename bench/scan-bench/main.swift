@@ -1,6 +1,7 @@
 // scan-bench: the detectors over a corpus.
 //
 //   scan-bench scan FILE.jsonl|-          one `scan` output line per record (SPEC section 2)
+//   scan-bench write-adversarial DIR [MB] the adversarial bodies as files (for the lag bench)
 //   scan-bench throughput FILE...         MB/s on one core (PII+secrets with decoding, and
 //                                         injection scoring), and the worst single call on
 //                                         10 MB adversarial bodies
@@ -190,6 +191,15 @@ do {
             let t2 = threadCPUSeconds()
             print(String(format: "%-16@ detector %8.1f ms (%d)  injection %8.1f ms (%.2f)", name as NSString, (t1 - t0) * 1000, n, (t2 - t1) * 1000, score))
             FileHandle.standardOutput.synchronizeFile()
+        }
+    case "write-adversarial" where args.count >= 2:
+        // scan-bench write-adversarial DIR [MEGABYTES]: the bodies as DIR/NAME.txt files,
+        // for bench/inspection-lag-bench.sh to send through the live proxy.
+        let size = (args.count > 2 ? Int(args[2]) ?? 10 : 10) << 20
+        for (name, body) in adversarialBodies(size: size) {
+            let file = args[1] + "/" + name.replacingOccurrences(of: " ", with: "-") + ".txt"
+            try Data(body).write(to: URL(fileURLWithPath: file))
+            print(file)
         }
     case "explain" where args.count == 2:
         // scan-bench explain TEXT: what the injection scorer saw (diagnostics).
