@@ -128,6 +128,9 @@ struct Run: AsyncParsableCommand {
             runtime = try SandboxRuntime(
                 policy: compiled, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
                 resolver: Resolver(overrides: overrides, threadPool: threadPool), audit: sink, capture: captureWriter,
+                limiter: compiled.limits.requestsPerSecond.map {
+                    SandboxLimiter(settings: .init(maxConnections: nil, requestsPerSecond: $0))
+                },
                 environment: environment, logger: logger)
         } catch let e as ExitCode {
             throw e
@@ -248,7 +251,12 @@ struct PolicyCommand: ParsableCommand {
             var failed = false
             for f in files {
                 do {
-                    _ = try PolicyLoader.load(path: f)
+                    let document = try PolicyLoader.load(path: f)
+                    // The inspection patterns too (a transformation that could backtrack
+                    // badly is refused here, as at start), without needing secret values.
+                    if !document.enabledInspectionFeatures.isEmpty {
+                        _ = try InspectionPlan.compile(try DryRunPolicy.compile(document))
+                    }
                 } catch {
                     failed = true
                     for d in error.diagnostics { print(d.description) }

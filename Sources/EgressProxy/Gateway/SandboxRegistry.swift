@@ -199,7 +199,8 @@ public final class SandboxRegistry: Sendable {
                 }
                 made = try SandboxRuntime(
                     policy: entry.policy, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
-                    resolver: resolver, audit: entry.auditSink, capture: capture, logger: sandboxLogger)
+                    resolver: resolver, audit: entry.auditSink, capture: capture, limiter: entry.limiter,
+                    logger: sandboxLogger)
             } catch {
                 logger.error("sandbox \(sandbox): cannot load its CA: \(error)")
                 return nil
@@ -363,7 +364,8 @@ public final class SandboxRegistry: Sendable {
 
     private func limiterSettings(_ policy: CompiledPolicy) -> SandboxLimiter.Settings {
         SandboxLimiter.Settings(maxConnections: policy.limits.maxConnections,
-                                requestsPerSecond: configuration.requestsPerSecond, burst: configuration.requestBurst)
+                                requestsPerSecond: policy.limits.requestsPerSecond ?? configuration.requestsPerSecond,
+                                burst: configuration.requestBurst)
     }
 
     private func reloadSourceMap(_ report: inout ReloadReport) {

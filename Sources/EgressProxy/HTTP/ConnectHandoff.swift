@@ -240,6 +240,11 @@ struct ConnectHandoff {
                         return clientChannel.eventLoop.makeFailedFuture(ProxyFailure(.downstream, .sni_mismatch, "sni"))
                     }
                     do {
+                        // Half-closure is for raw tunnels. Under TLS the client's FIN must end
+                        // the channel: with it on, NIOSSL's close waits for a close_notify the
+                        // client never sends, and the socket sits in CLOSE-WAIT (holding a
+                        // max_connections slot) until the idle timeout.
+                        try clientChannel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: false)
                         let ops = clientChannel.pipeline.syncOperations
                         try ops.addHandler(NIOSSLServerHandler(context: sslContext))
                         try ops.configureHTTPServerPipeline(

@@ -76,6 +76,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var headerTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var requestsServed = 0
+    /// Sandboxes whose connection slot this connection holds (gateway limits).
+    private var admittedSandboxes = Set<String>()
     /// Requests started on this connection so far.
     var servedRequests: Int { requestsServed }
     private var pendingConnect: HTTPRequestHead?
@@ -296,6 +298,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch server.tenants.resolve(head: head, remoteAddress: remoteAddress) {
             case .tenant(let runtime):
                 tenant = (runtime: runtime, active: runtime.currentPolicy)
+                if let refusal = admit(runtime, newConnection: true, context: context) {
+                    // A refused CONNECT gets its 429 head (NIO sends no body after a CONNECT
+                    // response) and the connection closes: no tunnel bytes may follow.
+                    if head.method == .CONNECT { closeAfterResponse = true }
+                    respondEarly(head: head, status: .tooManyRequests, decision: .deny(.rate_limited), host: "", port: 0,
+                                 mode: head.method == .CONNECT ? .tunnel : .http, message: refusal, context: context)
+                    return
+                }
             case .unauthenticated:
                 tenant = nil
                 respondEarly(head: head, status: .proxyAuthenticationRequired, decision: .deny(.proxy_auth_required),
@@ -323,6 +333,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             decideNetworkThenRequest(ex, context: context)
 
         case .mitm(let mitm):
+            if let runtime = tenant?.runtime, let refusal = admit(runtime, newConnection: false, context: context) {
+                respondEarly(head: head, status: .tooManyRequests, decision: .deny(.rate_limited), host: mitm.host, port: mitm.port,
+                             mode: .mitm, message: refusal, context: context)
+                return
+            }
             // The inner request must name the CONNECT host (origin form + Host, or absolute form).
             var target: RequestTarget
             if let abs = RequestTarget.parseAbsolute(head.uri) {
@@ -358,6 +373,25 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange = ex
             decideRequest(ex, context: context)
         }
+    }
+
+    /// The sandbox's admission limits (SandboxLimiter): a connection slot the first time this
+    /// connection carries the sandbox (freed when it closes), then a request token. Returns
+    /// why it is refused (the 429's message), or nil.
+    private func admit(_ runtime: SandboxRuntime, newConnection: Bool, context: ChannelHandlerContext) -> String? {
+        guard let limiter = runtime.limiter else { return nil }
+        if newConnection, !admittedSandboxes.contains(runtime.sandbox) {
+            guard limiter.acquireConnection() else {
+                closeAfterResponse = true
+                return "Too many connections open for this sandbox (limits.max_connections)."
+            }
+            admittedSandboxes.insert(runtime.sandbox)
+            context.channel.closeFuture.whenComplete { _ in limiter.releaseConnection() }
+        }
+        guard limiter.admitRequest() else {
+            return "Too many requests for this sandbox (limits.requests_per_second); retry later."
+        }
+        return nil
     }
 
     // MARK: - Stage 2: network decision (plain HTTP; MITM decided at CONNECT)

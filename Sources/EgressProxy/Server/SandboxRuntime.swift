@@ -41,6 +41,8 @@ public final class SandboxRuntime: Sendable {
     public let audit: AuditSink
     /// `--capture` / `--capture-dir`: the HAR this sandbox's traffic is written to.
     public let capture: CaptureWriter?
+    /// Per-sandbox admission (connections at once, requests per second); nil: none.
+    public let limiter: SandboxLimiter?
     public let logger: Logger
     /// The sandbox's environment (`--sandbox-env`), for `env.mask_patterns`.
     public let environment: SandboxEnvironment
@@ -50,7 +52,7 @@ public final class SandboxRuntime: Sendable {
     public init(
         policy: CompiledPolicy, ca: SandboxCA, leafCache: LeafCertificateCache,
         upstreamTLS: NIOSSLContext, resolver: Resolver, audit: AuditSink, capture: CaptureWriter? = nil,
-        environment: SandboxEnvironment = SandboxEnvironment([:]), logger: Logger
+        limiter: SandboxLimiter? = nil, environment: SandboxEnvironment = SandboxEnvironment([:]), logger: Logger
     ) throws(PolicyLoadError) {
         self.sandbox = policy.sandbox
         let vault = TokenVault()
@@ -63,6 +65,7 @@ public final class SandboxRuntime: Sendable {
         self.resolver = resolver
         self.audit = audit
         self.capture = capture
+        self.limiter = limiter
         self.logger = logger
     }
 

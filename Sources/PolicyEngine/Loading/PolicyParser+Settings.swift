@@ -6,7 +6,7 @@ extension PolicyParser {
     static let auditKeys = ["enabled", "path", "log_request_body", "log_response_body", "retention_hours"]
     static let limitsKeys = [
         "header_timeout_seconds", "idle_timeout_seconds", "upstream_connect_timeout_seconds",
-        "max_body_inspect_bytes", "on_uninspectable", "max_connections",
+        "max_body_inspect_bytes", "on_uninspectable", "max_connections", "requests_per_second",
     ]
     static let gatewayKeys = ["token_sha256"]
 
@@ -53,6 +53,10 @@ extension PolicyParser {
         }
         if let value = fields["max_connections"], let number = reader.int(value, "limits.max_connections", in: 1...1_000_000) {
             limits.maxConnections = number
+        }
+        if let value = fields["requests_per_second"],
+           let number = reader.number(value, "limits.requests_per_second", in: 0.001...1_000_000) {
+            limits.requestsPerSecond = number
         }
         return limits
     }

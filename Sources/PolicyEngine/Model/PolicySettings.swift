@@ -25,19 +25,24 @@ public struct Limits: Sendable, Equatable {
     public var maxBodyInspectBytes: Int
     public var onUninspectable: OnUninspectable
     public var maxConnections: Int
+    /// Extension: requests per second the sandbox may start (gateway and sidecar); nil: no
+    /// bound. Over it: `429` (`rate_limited`).
+    public var requestsPerSecond: Double?
 
     public init(headerTimeoutSeconds: Double = 30,
                 idleTimeoutSeconds: Double = 60,
                 upstreamConnectTimeoutSeconds: Double = 10,
                 maxBodyInspectBytes: Int = 10_485_760,
                 onUninspectable: OnUninspectable = .block,
-                maxConnections: Int = 512) {
+                maxConnections: Int = 512,
+                requestsPerSecond: Double? = nil) {
         self.headerTimeoutSeconds = headerTimeoutSeconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.upstreamConnectTimeoutSeconds = upstreamConnectTimeoutSeconds
         self.maxBodyInspectBytes = maxBodyInspectBytes
         self.onUninspectable = onUninspectable
         self.maxConnections = maxConnections
+        self.requestsPerSecond = requestsPerSecond
     }
 
     /// The SPEC defaults.

@@ -57,6 +57,31 @@ struct CommandLineTests {
         #expect(!output.combinedText.contains("\(good):"), "the valid file has no errors")
     }
 
+    static let backtrackingTransformation = PolicyYAML.make(sections: #"""
+        transformations:
+          - {direction: outbound, match: "(a+)+$", replace: b}
+        """#)
+
+    @Test("a transformation that could backtrack badly: policy check and run refuse it with FILE:LINE:COLUMN")
+    func backtrackingPatternRefused() async throws {
+        let scratch = try TemporaryDirectory(prefix: "redos")
+        defer { scratch.remove() }
+        let bad = try scratch.write("redos.yaml", Self.backtrackingTransformation)
+        let check = try await runCLI(["policy", "check", bad])
+        #expect(check.exitCode == 2)
+        let line = Self.backtrackingTransformation.split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.contains("(a+)+") }.map { $0 + 1 }
+        #expect(errorLocations(check.combinedText, file: bad).contains { $0.line == line }, "\(check.combinedText)")
+        #expect(check.combinedText.contains("transformations[0].match"))
+        let run = try await runCLI([
+            "run", "--policy", bad, "--listen", "127.0.0.1:0", "--ca-dir", scratch.file("ca"),
+            "--audit-log", scratch.file("audit.jsonl"),
+        ])
+        #expect(run.exitCode == 2 && !run.timedOut)
+        #expect(run.combinedText.contains("transformations[0].match"), "\(run.combinedText)")
+        #expect(!run.combinedText.contains("listening on"))
+    }
+
     @Test("run with a broken policy exits 2 instead of listening")
     func runRefusesBrokenPolicy() async throws {
         let scratch = try TemporaryDirectory(prefix: "run-broken")

@@ -132,6 +132,23 @@ struct RequestPolicyTests {
         }
     }
 
+    @Test("MITM clients that send Connection: close and hang up without close_notify (Go's http client) free their slots")
+    func tlsClientsWithoutCloseNotifyFreeTheirSlots() async throws {
+        let pki = try await TestPKI.shared()
+        let policy = PolicyYAML.make(mitm: "true", sections: "limits:\n  max_connections: 2\n")
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+                let output = try await Subprocess.run(
+                    TestEnvironment.python3,
+                    [try PythonScripts.path("tls_close_client.py"), "--proxy-port", String(proxy.port), "--host", "api.test",
+                     "--port", String(upstream.port), "--cafile", proxy.caCertificatePath, "--count", "6"],
+                    timeout: .seconds(60))
+                let statuses = try JSONValue.parse(output.stdout)["statuses"]?.arrayValue?.compactMap(\.intValue)
+                #expect(statuses == Array(repeating: 200, count: 6), "\(output.combinedText)")
+            }
+        }
+    }
+
     @Test("a client that never finishes its request head is closed after header_timeout_seconds")
     func headerTimeoutClosesSlowClient() async throws {
         let policy = PolicyYAML.make(sections: "limits:\n  header_timeout_seconds: 1\n")

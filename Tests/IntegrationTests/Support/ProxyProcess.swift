@@ -21,9 +21,22 @@ struct ProxyConfiguration: Sendable {
     /// Pass the test PKI's CA as `--upstream-ca`.
     var trustUpstreamCA = true
     var extraArguments: [String] = []
+    /// Set: start `egress-proxy gateway` over these policies (sandbox id → YAML) instead of
+    /// `run`; each sandbox's CA is made beforehand with `ca init`. `policy` is then unused.
+    var gatewayPolicies: [String: String]?
+    /// Gateway only: start the admin API on a free port with this bearer token.
+    var adminToken: String?
 
     init(policy: String) {
         self.policy = policy
+    }
+
+    /// A gateway over `policies` (sandbox id → policy YAML).
+    static func gateway(_ policies: [String: String], adminToken: String? = nil) -> ProxyConfiguration {
+        var configuration = ProxyConfiguration(policy: "")
+        configuration.gatewayPolicies = policies
+        configuration.adminToken = adminToken
+        return configuration
     }
 }
 
@@ -50,6 +63,8 @@ struct ProcessExit: Sendable, Equatable, CustomStringConvertible {
 final class ProxyProcess: Sendable {
     let pid: Int32
     let port: Int
+    /// The admin API's port (gateway with an admin token).
+    let adminPort: Int?
     let directory: TemporaryDirectory
     let policyPath: String
     let caDirectory: String
@@ -64,11 +79,12 @@ final class ProxyProcess: Sendable {
     private let process: Process
 
     private init(
-        pid: Int32, port: Int, directory: TemporaryDirectory, sandbox: String, exitStatus: LockedBox<ProcessExit?>,
-        process: Process
+        pid: Int32, port: Int, adminPort: Int?, directory: TemporaryDirectory, sandbox: String,
+        exitStatus: LockedBox<ProcessExit?>, process: Process
     ) {
         self.pid = pid
         self.port = port
+        self.adminPort = adminPort
         self.directory = directory
         self.policyPath = directory.file("policy.yaml")
         self.caDirectory = directory.file("ca")
@@ -82,6 +98,12 @@ final class ProxyProcess: Sendable {
 
     /// `http://127.0.0.1:PORT`, for curl's `-x`.
     var proxyURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Gateway: the folder of `<sandbox>.yaml` policies.
+    var policiesDirectory: String { directory.file("policies") }
+
+    /// Gateway: sandbox `id`'s CA certificate.
+    func caCertificatePath(sandbox id: String) -> String { directory.file("ca/\(id)/ca.pem") }
 
     // MARK: Start
 
@@ -103,6 +125,23 @@ final class ProxyProcess: Sendable {
             "run", "--policy", policyPath, "--listen", "127.0.0.1:0",
             "--ca-dir", directory.file("ca"), "--audit-log", directory.file("audit.jsonl"),
         ]
+        if let policies = configuration.gatewayPolicies {
+            let folder = directory.file("policies")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for (id, text) in policies {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: folder + "/\(id).yaml"))
+                let made = try await Subprocess.run(binary, ["ca", "init", "--sandbox", id, "--ca-dir", directory.file("ca")])
+                guard made.exitCode == 0 else { throw HarnessError("ca init \(id): \(made.combinedText)") }
+            }
+            arguments = [
+                "gateway", "--policies", folder, "--listen", "127.0.0.1:0",
+                "--ca-dir", directory.file("ca"), "--audit-log", directory.file("audit.jsonl"),
+            ]
+            if let token = configuration.adminToken {
+                let tokenFile = try directory.write("admin-token", token + "\n")
+                arguments += ["--admin-listen", "127.0.0.1:0", "--admin-token-file", tokenFile]
+            }
+        }
         if configuration.trustUpstreamCA {
             arguments += ["--upstream-ca", pki.caCertificatePath]
         }
@@ -149,7 +188,9 @@ final class ProxyProcess: Sendable {
             let text = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             if let port = listeningPort(in: text) {
                 let proxy = ProxyProcess(
-                    pid: pid, port: port, directory: directory, sandbox: configuration.sandbox,
+                    pid: pid, port: port,
+                    adminPort: configuration.adminToken == nil ? nil : listeningPort(in: text, prefix: "admin listening on "),
+                    directory: directory, sandbox: configuration.sandbox,
                     exitStatus: exitStatus, process: process)
                 return proxy
             }
@@ -164,10 +205,12 @@ final class ProxyProcess: Sendable {
         }
     }
 
-    /// The port of the first `listening on HOST:PORT` line.
-    static func listeningPort(in stderr: String) -> Int? {
+    /// The port of the first line that starts with `prefix` (`listening on HOST:PORT`).
+    static func listeningPort(in stderr: String, prefix: String = "listening on ") -> Int? {
         for line in stderr.split(separator: "\n") {
-            guard let range = line.range(of: "listening on ") else { continue }
+            guard let range = line.range(of: prefix) else { continue }
+            // `listening on` must not match the gateway's `admin listening on` line.
+            if line[..<range.lowerBound].hasSuffix("admin ") && !prefix.hasPrefix("admin") { continue }
             let address = line[range.upperBound...].prefix { !$0.isWhitespace }
             if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) {
                 return port

@@ -200,11 +200,60 @@ enum PythonScripts {
         main()
         """#
 
+    /// Like Go's `net/http` with keep-alives off: CONNECT, TLS, one request with
+    /// `Connection: close`, read the response to EOF, then close the socket without a TLS
+    /// close_notify. `--count` times in a row; prints `{"statuses": [...]}` (0: no response).
+    static let tlsCloseClient = #"""
+        import argparse, json, socket, ssl
+
+        p = argparse.ArgumentParser()
+        p.add_argument("--proxy-port", type=int, required=True)
+        p.add_argument("--host", required=True)
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--cafile", required=True)
+        p.add_argument("--count", type=int, default=1)
+        a = p.parse_args()
+        statuses = []
+        for _ in range(a.count):
+            status = 0
+            raw = socket.create_connection(("127.0.0.1", a.proxy_port), timeout=10)
+            try:
+                raw.sendall(f"CONNECT {a.host}:{a.port} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\n\r\n".encode())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = raw.recv(1)
+                    if not chunk:
+                        break
+                    head += chunk
+                if head.startswith(b"HTTP/1.1 200"):
+                    ctx = ssl.create_default_context(cafile=a.cafile)
+                    tls = ctx.wrap_socket(raw, server_hostname=a.host)
+                    tls.sendall(f"GET /hello HTTP/1.1\r\nHost: {a.host}:{a.port}\r\nConnection: close\r\n\r\n".encode())
+                    data = b""
+                    while True:
+                        try:
+                            chunk = tls.recv(65536)
+                        except (ssl.SSLError, OSError):
+                            break
+                        if not chunk:
+                            break
+                        data += chunk
+                    if data.startswith(b"HTTP/1.1 "):
+                        status = int(data.split(b" ")[1])
+            except OSError:
+                pass
+            finally:
+                raw.close()  # no unwrap(): no close_notify, just FIN
+            statuses.append(status)
+        print(json.dumps({"statuses": statuses}))
+        """#
+
     /// The folder the scripts were written to (once per test run).
     static let directory: Result<TemporaryDirectory, Error> = Result {
         let directory = try TemporaryDirectory(prefix: "python")
         try directory.write("ws_client.py", webSocketClient)
         try directory.write("raw_client.py", rawClient)
+        try directory.write("tls_close_client.py", tlsCloseClient)
         return directory
     }
 

@@ -7,7 +7,7 @@ import Testing
 @Suite struct ExamplePolicyTests {
     static let directory = testsDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies")
     /// What the examples' `env:` secrets are given.
-    static let environment = ["REAL_OPENAI_API_KEY": "sk-golden-test-value"]
+    static let environment = ["REAL_OPENAI_API_KEY": "sk-golden-test-value", "REAL_ANTHROPIC_API_KEY": "sk-ant-golden-test-value"]
 
     static func load(_ name: String) throws -> CompiledPolicy {
         try PolicyLoader.loadCompiled(path: directory.appendingPathComponent(name).path, environment: environment)
@@ -71,6 +71,11 @@ import Testing
         connect("tunnel-only.yaml", "doc6.test", ["2001:db8::1"], .deny(.cidr_denied, rule: "network.deny_out[4]")),
         connect("tunnel-only.yaml", "bench.test", ["198.19.255.255"], .deny(.cidr_denied, rule: "network.deny_out[3]")),
         connect("tunnel-only.yaml", "localhost", ["127.0.0.1"], .deny(.special_range)),
+
+        // llm-agent-inspection.yaml: paste sites denied, everything else by network rules.
+        connect("llm-agent-inspection.yaml", "pastebin.com", ["104.20.67.143"], .deny(.host_denied, rule: "network.deny_out[0]")),
+        connect("llm-agent-inspection.yaml", "api.anthropic.com", ["160.79.104.10"], .allow()),
+        request("llm-agent-inspection.yaml", "POST", "api.anthropic.com", "/v1/messages", .allow()),
     ]
 
     @Test(arguments: goldens)
@@ -93,7 +98,11 @@ import Testing
         #expect(Set(files) == Set(Self.goldens.map(\.file)))
         for file in files {
             let policy = try Self.load(file)
-            #expect(policy.enabledInspectionFeatures.isEmpty, "\(file)")
+            if file == "llm-agent-inspection.yaml" {
+                #expect(Set(policy.enabledInspectionFeatures) == ["pii", "injection_defense", "transformations", "invisible_text", "env.mask_patterns"])
+            } else {
+                #expect(policy.enabledInspectionFeatures.isEmpty, "\(file)")
+            }
         }
     }
 
@@ -121,6 +130,14 @@ import Testing
         #expect(key.headerNames == ["authorization"])
         #expect(openAI.secretsAllowed(forHost: "api.openai.com.evil.example").isEmpty)
         #expect(openAI.audit.retentionHours == 72)
+
+        let agent = try Self.load("llm-agent-inspection.yaml")
+        #expect(agent.mitm == .auto)
+        for host in ["api.anthropic.com", "api.openai.com", "en.wikipedia.org", "docs.python.org"] {
+            #expect(agent.shouldIntercept(host: host), "\(host) is in an inspection scope")
+        }
+        // invisible_text and env.mask_patterns have no host scope: every host is intercepted.
+        #expect(agent.shouldIntercept(host: "pypi.org"))
 
         let tunnel = try Self.load("tunnel-only.yaml")
         #expect(tunnel.mitm == .never)
