@@ -10,7 +10,7 @@
 # body (pii redact of every type, injection_defense block, invisible_text strip), then for
 # each body: uploads it through the proxy (request inspection) and downloads it through the
 # proxy as text/plain (response inspection; buffered, since block judges a document before
-# its head). The proxy samples each event loop every 5 ms; on SIGTERM it prints the worst
+# its head). The proxy samples each event loop every 10 ms; on SIGTERM it prints the worst
 # lateness, which is what this script reports, with the time each transfer took.
 set -euo pipefail
 size_mb="${1:-10}"

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import NIOTLS
+import NIOWebSocket
 import PolicyEngine
 
 /// The request loop of one client connection, for both roles:
@@ -445,6 +446,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.substituted = outcome.substituted
         ex.bodyPlan = outcome.bodyPlan
         ex.upstreamHead = outcome.upstreamHead
+        if ex.isUpgrade, active.secrets.isActive, Self.isWebSocketUpgrade(head) {
+            // Frames are masked after the upgrade: no compression extension may be negotiated.
+            ex.upstreamHead.headers.remove(name: "sec-websocket-extensions")
+        }
         connectUpstream(ex, context: context)
     }
 
@@ -900,15 +905,28 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange = nil
         let clientChannel = context.channel
         let upstreamChannel = conn.channel
+        // With secrets in the policy, frames from the upstream are decoded and masked (SPEC 5);
+        // otherwise (and for other upgrades) bytes are relayed as they are.
+        let secrets = active.secrets
+        let maskFrames = secrets.isActive && Self.isWebSocketUpgrade(ex.head)
         context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).flatMap { () -> EventLoopFuture<Void> in
             let c = clientChannel.pipeline.syncOperations
             let u = upstreamChannel.pipeline.syncOperations
             do {
-                // WebSocket frames are relayed as they are (masking secrets inside frames: not yet).
-                let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
-                try c.addHandler(clientGlue)
-                try u.addHandler(upstreamGlue)
+                if maskFrames {
+                    let clientGlue = GlueHandler.single()
+                    let upstreamGlue = WebSocketMaskingGlue { secrets.makeResponseMasker() }
+                    upstreamGlue.connect(client: clientGlue)
+                    try c.addHandler(WebSocketFrameEncoder())
+                    try c.addHandler(clientGlue)
+                    try u.addHandler(ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: WebSocketMaskingGlue.maxFrameSize)))
+                    try u.addHandler(upstreamGlue)
+                } else {
+                    let (clientGlue, upstreamGlue) = GlueHandler.matchedPair()
+                    try c.addHandler(clientGlue)
+                    try u.addHandler(upstreamGlue)
+                }
                 if let enc = try? c.handler(type: HTTPResponseEncoder.self) { c.removeHandler(enc, promise: nil) }
                 if let v = try? c.handler(type: NIOHTTPResponseHeadersValidator.self) { c.removeHandler(v, promise: nil) }
                 c.removeHandler(context: context, promise: nil)
@@ -938,6 +956,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             clientChannel.close(promise: nil)
             upstreamChannel.close(promise: nil)
         }
+    }
+
+    static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
     }
 
     // MARK: - Denials and failures

@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Measures how late the event loops run a task scheduled every `interval`: the lag a
+/// Measures how late the event loops run a task scheduled every `interval` (10 ms): the lag a
 /// request on that loop would see at that moment (TLS, parsing, inspection windows all run
 /// on the loops, so a long scan shows up here). Reported by `run` and `gateway` when they
 /// stop (`event-loop lag: max ... ms`), and used by `bench/inspection-lag-bench.sh`.
@@ -24,7 +24,7 @@ public final class EventLoopLagMonitor: Sendable {
     private let state = NIOLockedValueBox<(report: Report, tasks: [RepeatedTask])>(
         (Report(maximum: .zero, samples: 0, over10ms: 0), []))
 
-    public init(interval: TimeAmount = .milliseconds(5)) {
+    public init(interval: TimeAmount = .milliseconds(10)) {
         self.interval = interval
     }
 

@@ -3,12 +3,23 @@ import NIOCore
 /// Relays raw bytes between two channels with backpressure: when the peer stops being
 /// writable, this side stops reading until the peer drains. Used for tunnels and for
 /// upgraded (WebSocket) connections. Both handlers of a pair live on the same event loop.
-final class GlueHandler: ChannelDuplexHandler {
+/// One side of a relay as its partner sees it: write what the other side read, flush, pass
+/// on end-of-input and close, and say whether it can take more (backpressure).
+protocol GluePartner: AnyObject {
+    func partnerWrite(_ data: NIOAny)
+    func partnerFlush()
+    func partnerWriteEOF()
+    func partnerCloseFull()
+    func partnerBecameWritable()
+    var partnerWritable: Bool { get }
+}
+
+final class GlueHandler: ChannelDuplexHandler, GluePartner {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var partner: GlueHandler?
+    private var partner: GluePartner?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     /// Counts bytes read on this side (i.e. sent towards the partner).
@@ -33,35 +44,45 @@ final class GlueHandler: ChannelDuplexHandler {
         return (a, b)
     }
 
-    // MARK: Partner calls
-
-    private func partnerWrite(_ buffer: ByteBuffer) {
-        // Flushed at once: bytes handed over by a decoder leaving the pipeline (SNI peek)
-        // come without a channelReadComplete that would flush them.
-        context?.writeAndFlush(NIOAny(buffer), promise: nil)
+    /// One side, to be paired with `connect(to:)`.
+    static func single() -> GlueHandler {
+        GlueHandler(transform: nil)
     }
 
-    private func partnerFlush() {
+    /// Pairs `self` with a partner of another kind (the WebSocket masking side).
+    func connect(to other: GluePartner) {
+        partner = other
+    }
+
+    // MARK: Partner calls
+
+    func partnerWrite(_ data: NIOAny) {
+        // Flushed at once: bytes handed over by a decoder leaving the pipeline (SNI peek)
+        // come without a channelReadComplete that would flush them.
+        context?.writeAndFlush(data, promise: nil)
+    }
+
+    func partnerFlush() {
         context?.flush()
     }
 
-    private func partnerWriteEOF() {
+    func partnerWriteEOF() {
         // Half-close if supported, else close.
         context?.close(mode: .output, promise: nil)
     }
 
-    private func partnerCloseFull() {
+    func partnerCloseFull() {
         context?.close(promise: nil)
     }
 
-    private func partnerBecameWritable() {
+    func partnerBecameWritable() {
         if pendingRead {
             pendingRead = false
             context?.read()
         }
     }
 
-    private var partnerWritable: Bool {
+    var partnerWritable: Bool {
         context?.channel.isWritable ?? false
     }
 
@@ -80,7 +101,7 @@ final class GlueHandler: ChannelDuplexHandler {
         var buffer = Self.unwrapInboundIn(data)
         bytesRead += buffer.readableBytes
         if let transform { buffer = transform(buffer) }
-        partner?.partnerWrite(buffer)
+        partner?.partnerWrite(NIOAny(buffer))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

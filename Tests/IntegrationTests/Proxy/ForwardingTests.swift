@@ -190,6 +190,35 @@ struct ForwardingTests {
         }
     }
 
+    @Test("WebSocket with secrets in the policy: a real value in an upstream frame reaches the sandbox as its placeholder; other frames unchanged")
+    func webSocketFramesAreMasked() async throws {
+        let pki = try await TestPKI.shared()
+        let secret = TestSecret()
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(secret.configuration()) { proxy in
+                let long = "prefix " + String(repeating: "0123456789", count: 30) + " \(secret.value) suffix"
+                let conversation = try await WebSocketClient.converse(
+                    proxyPort: proxy.port, host: "ws.test", port: upstream.port, tls: true,
+                    caFile: proxy.caCertificatePath,
+                    messages: ["plain text", "key=\(secret.value)", "b64=\(secret.base64)", long])
+                #expect(conversation.error == nil, "\(conversation)")
+                #expect(conversation.upgradeStatus == 101)
+                #expect(conversation.echoes.count == 4)
+                #expect(conversation.echoes.first == "plain text")
+                for echo in conversation.echoes {
+                    for form in secret.forbiddenForms {
+                        #expect(!echo.contains(form), "a real value reached the sandbox in a frame: \(echo)")
+                    }
+                }
+                #expect(conversation.echoes.dropFirst(1).first == "key=\(TestSecret.placeholder)")
+                #expect(conversation.echoes.last == long.replacingOccurrences(of: secret.value, with: TestSecret.placeholder))
+                #expect(conversation.echoesUnmasked)
+                #expect(conversation.closeCode == 1000)
+                #expect(upstream.log.requests(path: "/ws").first?.header("sec-websocket-extensions") ?? [] == [])
+            }
+        }
+    }
+
     @Test("SIGTERM: the proxy exits 0")
     func sigtermExitsZero() async throws {
         let proxy = try await ProxyProcess.start(ProxyConfiguration(policy: PolicyYAML.make()))
