@@ -2,6 +2,7 @@ import ArgumentParser
 import EgressProxy
 import Foundation
 import Logging
+import ServiceLifecycle
 import NIOCore
 import NIOPosix
 import PIIDetect
@@ -140,23 +141,25 @@ struct Run: AsyncParsableCommand {
         }
 
         let server = ProxyServer(runtime: runtime, group: group, configuration: .init(host: host, port: port))
-        let bound: SocketAddress
-        do {
-            bound = try await server.start()
-        } catch {
-            printError("egress-proxy: cannot listen on \(listen): \(error)")
-            throw Exit.runtimeFailure
+        let listen = listen
+        try await runUntilTerminated(logger: logger) {
+            let bound: SocketAddress
+            do {
+                bound = try await server.start()
+            } catch {
+                printError("egress-proxy: cannot listen on \(listen): \(error)")
+                throw Exit.runtimeFailure
+            }
+            let shown = bound.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? host
+            printError("listening on \(shown):\(bound.port ?? port)")
+        } drain: {
+            printError("egress-proxy: stopping")
+            await server.shutdown(grace: .seconds(10))
+            lag.stop()
+            printError(lag.report.description)
+            auditWriter?.close()
+            captureWriter?.close()
         }
-        let shown = bound.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? host
-        printError("listening on \(shown):\(bound.port ?? port)")
-
-        await waitForTermination()
-        printError("egress-proxy: stopping")
-        await server.shutdown(grace: .seconds(10))
-        lag.stop()
-        printError(lag.report.description)
-        auditWriter?.close()
-        captureWriter?.close()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
     }
@@ -174,31 +177,39 @@ func parseListen(_ s: String) -> (String, Int)? {
     return (String(s[..<colon]), p)
 }
 
-/// Suspends until SIGTERM or SIGINT.
-func waitForTermination() async {
-    await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
-        let once = SignalOnce(cont)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        let queue = DispatchQueue(label: "signals")
-        for sig in [SIGTERM, SIGINT] {
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            source.setEventHandler { once.fire() }
-            source.resume()
-            SignalOnce.keep.append(source)
-        }
+/// The process lifecycle (swift-service-lifecycle): the signal handlers for SIGTERM and
+/// SIGINT are in place before `start` binds the listener (no window in which a signal would
+/// kill the process), then the service waits for graceful shutdown and runs `drain`: stop
+/// accepting, finish in-flight requests (bounded), flush audit and capture.
+func runUntilTerminated(
+    logger: Logger, start: @escaping @Sendable () async throws -> Void, drain: @escaping @Sendable () async -> Void
+) async throws {
+    signal(SIGPIPE, SIG_IGN)
+    var quiet = logger
+    quiet.logLevel = .warning
+    let group = ServiceGroup(
+        services: [ProxyLifecycle(start: start, drain: drain)],
+        gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet)
+    do {
+        try await group.run()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printError("egress-proxy: \(error)")
+        throw Exit.runtimeFailure
     }
 }
 
-final class SignalOnce: @unchecked Sendable {
-    // @unchecked: only touched on the serial "signals" queue.
-    nonisolated(unsafe) static var keep: [DispatchSourceSignal] = []
-    private var cont: CheckedContinuation<Void, Never>?
-    init(_ c: CheckedContinuation<Void, Never>) { cont = c }
-    func fire() {
-        cont?.resume()
-        cont = nil
+/// Start, wait for SIGTERM/SIGINT, drain.
+struct ProxyLifecycle: Service {
+    let start: @Sendable () async throws -> Void
+    let drain: @Sendable () async -> Void
+
+    func run() async throws {
+        try await start()
+        // Returns on graceful shutdown; throws on cancellation, which drains too.
+        try? await gracefulShutdown()
+        await drain()
     }
 }
 

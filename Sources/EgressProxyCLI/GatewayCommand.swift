@@ -2,6 +2,7 @@ import ArgumentParser
 import EgressProxy
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PolicyEngine
@@ -104,34 +105,37 @@ struct Gateway: AsyncParsableCommand {
                 tenants: registry, fallbackAudit: auditWriter, defaultLimits: Limits.defaults),
             group: group, configuration: .init(host: host, port: port))
         let watcher = PolicyWatcher(registry: registry, logger: logger)
-        var admin: AdminServer?
-        do {
-            let bound = try await server.start()
-            let shown = bound.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? host
-            if let adminAddress, let token {
-                let a = AdminServer(
-                    configuration: .init(host: adminAddress.0, port: adminAddress.1), token: token,
-                    registry: registry, metrics: metrics, group: group, threadPool: threadPool, logger: logger)
-                let adminBound = try await a.start()
-                admin = a
-                printError("admin listening on \(adminBound.ipAddress ?? adminAddress.0):\(adminBound.port ?? adminAddress.1)")
+        let admin = NIOLockedValueBox<AdminServer?>(nil)
+        let adminToken = token
+        let adminListenAddress = adminAddress
+        try await runUntilTerminated(logger: logger) {
+            do {
+                let bound = try await server.start()
+                let shown = bound.ipAddress.map { $0.contains(":") ? "[\($0)]" : $0 } ?? host
+                if let adminAddress = adminListenAddress, let adminToken {
+                    let a = AdminServer(
+                        configuration: .init(host: adminAddress.0, port: adminAddress.1), token: adminToken,
+                        registry: registry, metrics: metrics, group: group, threadPool: threadPool, logger: logger)
+                    let adminBound = try await a.start()
+                    admin.withLockedValue { $0 = a }
+                    printError("admin listening on \(adminBound.ipAddress ?? adminAddress.0):\(adminBound.port ?? adminAddress.1)")
+                }
+                watcher.start()
+                printError("listening on \(shown):\(bound.port ?? port)")
+            } catch {
+                printError("egress-proxy: cannot listen: \(error)")
+                throw Exit.runtimeFailure
             }
-            watcher.start()
-            printError("listening on \(shown):\(bound.port ?? port)")
-        } catch {
-            printError("egress-proxy: cannot listen: \(error)")
-            throw Exit.runtimeFailure
+        } drain: {
+            printError("egress-proxy: stopping")
+            watcher.stop()
+            await admin.withLockedValue { $0 }?.shutdown()
+            await server.shutdown(grace: .seconds(10))
+            lag.stop()
+            printError(lag.report.description)
+            auditWriter.close()
+            registry.closeCaptures()
         }
-
-        await waitForTermination()
-        printError("egress-proxy: stopping")
-        watcher.stop()
-        await admin?.shutdown()
-        await server.shutdown(grace: .seconds(10))
-        lag.stop()
-        printError(lag.report.description)
-        auditWriter.close()
-        registry.closeCaptures()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
     }

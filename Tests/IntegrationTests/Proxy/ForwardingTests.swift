@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -216,6 +217,50 @@ struct ForwardingTests {
                 #expect(conversation.closeCode == 1000)
                 #expect(upstream.log.requests(path: "/ws").first?.header("sec-websocket-extensions") ?? [] == [])
             }
+        }
+    }
+
+    @Test("SIGTERM with a request in flight (sidecar and gateway): it completes, new connections are refused, its audit record is flushed, exit 0", arguments: [false, true])
+    func sigtermDrainsInFlightRequests(gateway: Bool) async throws {
+        let token = "drain-token"
+        let policy = PolicyYAML.make(mitm: "true")
+        let configuration: ProxyConfiguration
+        if gateway {
+            let hash = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+            configuration = .gateway([
+                "sb-drain": policy.replacingOccurrences(of: "sandbox: \(PolicyYAML.sandbox)\n", with: "")
+                    + "gateway:\n  token_sha256: \"\(hash)\"\n"
+            ])
+        } else {
+            configuration = ProxyConfiguration(policy: policy)
+        }
+        let credentials = gateway ? ["--proxy-user", "sb-drain:\(token)"] : []
+        let pki = try await TestPKI.shared()
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            let proxy = try await ProxyProcess.start(configuration)
+            defer { if !TestRun.keepFiles { proxy.directory.remove() } }
+            let caFile = gateway ? proxy.caCertificatePath(sandbox: "sb-drain") : proxy.caCertificatePath
+            let slowURL = upstream.url("/slow?ms=1500")
+            async let slow = Curl.fetch(proxy: proxy, caFile: caFile, slowURL, credentials)
+            // The request is in flight (the upstream holds it for 1.5 s) when SIGTERM comes.
+            _ = await upstream.log.waitForRequest(path: "/slow", timeout: .seconds(10))
+            kill(proxy.pid, SIGTERM)
+            try await Task.sleep(for: .milliseconds(300))
+            // The listener is closed: connecting fails (the raw client reports it as an error).
+            do {
+                let late = try await RawClient.send("GET \(upstream.url("/hello")) HTTP/1.1\r\nHost: api.test\r\n\r\n", port: proxy.port, timeout: 5)
+                #expect(late.status == nil, "no new connection is served while draining: \(late.rawText)")
+            } catch {
+                #expect("\(error)".contains("ConnectionRefused"), "\(error)")
+            }
+            let (result, transfer) = try await slow
+            #expect(result.exitCode == 0, "\(result.stderr)")
+            #expect(transfer.status == 200)
+            #expect(transfer.bodyText == Upstream.slowBody)
+            let exit = await proxy.stop()
+            #expect(exit?.isClean == true, "\(exit.map(\.description) ?? "needed SIGKILL")")
+            #expect(try proxy.auditRecords().contains { $0.path?.hasPrefix("/slow") == true && $0.status == 200 }, "the drained request's audit record is flushed")
+            #expect(proxy.stderrText.contains("event-loop lag:"))
         }
     }
 
