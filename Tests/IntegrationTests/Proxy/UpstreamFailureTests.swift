@@ -50,10 +50,10 @@ struct UpstreamFailureTests {
 
     @Test("an upstream that refuses connections: 502 and an upstream_error audit record", arguments: [false, true])
     func upstreamRefused(tls: Bool) async throws {
-        // A port that was just bound and released: nothing listens there now.
-        let closed = try await Upstream.start(.plain)
-        let port = closed.port
-        await closed.stop()
+        // Bound but not listening (and held, so no parallel test can take it): refused.
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         try await withProxy(ProxyConfiguration(policy: PolicyYAML.make(mitm: "true"))) { proxy in
             let scheme = tls ? "https" : "http"
             let (_, transfer) = try await Curl.fetch(

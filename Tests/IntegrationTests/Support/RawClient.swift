@@ -104,3 +104,38 @@ final class RawConnection: Sendable {
         _ = Glibc.close(fd)
     }
 }
+
+// MARK: - Refusing port
+
+/// A port on 127.0.0.1 that is bound but never listens: connecting to it is refused, and no
+/// other test can take it while this is alive (a port merely released could be reused).
+final class RefusingPort: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            let e = errno
+            _ = Glibc.close(fd)
+            throw HarnessError("bind: errno \(e)")
+        }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        _ = Glibc.close(fd)
+    }
+}
