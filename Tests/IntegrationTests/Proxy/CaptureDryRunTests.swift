@@ -149,4 +149,85 @@ struct CaptureDryRunTests {
         #expect(allowed >= 10 && entries.count - allowed >= 10, "both allowed and denied entries: \(allowed) of \(entries.count) allowed")
         #expect(reasons.isSuperset(of: ["allowed", "rule_denied", "secret_host_mismatch", "host_denied", "cidr_denied", "special_range"]), "\(reasons)")
     }
+
+    @Test("a 100 MB HAR is decided in bounded memory (peak RSS far below the file size)")
+    func bigHARBoundedMemory() async throws {
+        let scratch = try TemporaryDirectory(prefix: "big-har")
+        defer { scratch.remove() }
+        let policy = try scratch.write("policy.yaml", "version: 1\nsandbox: sb-big\nnetwork:\n  deny_out: [\"h1.example.org\"]\n")
+        let output = try await Subprocess.run(
+            TestEnvironment.python3,
+            [try PythonScripts.path("big_har_dry_run.py"), "--bin", try TestEnvironment.requireProxyBinary(),
+             "--policy", policy, "--har", scratch.file("big.har"), "--entries", "2000", "--body-kb", "50"],
+            timeout: .seconds(300))
+        let result = try JSONValue.parse(output.stdout)
+        #expect(result["exit"]?.intValue == 0, "\(output.combinedText)")
+        #expect(result["entries"]?.intValue == 2000)
+        #expect(result["deny"]?.intValue == 40, "h1.example.org: every 50th entry")
+        let harBytes = try #require(result["har_bytes"]?.intValue)
+        #expect(harBytes > 100_000_000)
+        let peak = try #require(result["max_rss_kib"]?.intValue) * 1024
+        print("dry-run of a \(harBytes / 1_048_576) MiB HAR: peak RSS \(peak / 1_048_576) MiB")
+        #expect(peak < 80 * 1024 * 1024, "peak RSS \(peak / 1_048_576) MiB: the HAR is streamed, not loaded")
+    }
+
+    @Test("the capture is written as the proxy goes: after SIGKILL every finished request is in it and dry-run reads it")
+    func captureSurvivesACrash() async throws {
+        let pki = try await TestPKI.shared()
+        let scratch = try TemporaryDirectory(prefix: "capture-crash")
+        defer { scratch.remove() }
+        let capturePath = scratch.file("crash.har")
+        var configuration = ProxyConfiguration(policy: PolicyYAML.make(mitm: "true"))
+        configuration.extraArguments = ["--capture", capturePath]
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            let proxy = try await ProxyProcess.start(configuration)
+            defer { if !TestRun.keepFiles { proxy.directory.remove() } }
+            let result = try await Curl.run(proxy: proxy, caFile: proxy.caCertificatePath, (0..<5).map { CurlRequest(upstream.url("/hello?n=\($0)")) })
+            #expect(result.transfers.allSatisfy { $0.status == 200 })
+            _ = try await proxy.waitForAudit { $0.path == "/hello?n=" && $0.raw.contains("\"status\":200") }
+            // Entries go to disk on a writer queue right after each request: wait until all 5 are.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let text = (try? String(contentsOfFile: capturePath, encoding: .utf8)) ?? ""
+                if text.components(separatedBy: "\"_egress\"").count - 1 >= 5 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            kill(proxy.pid, SIGKILL)
+            _ = await proxy.stop()
+        }
+        let text = try String(contentsOfFile: capturePath, encoding: .utf8)
+        #expect(!text.hasSuffix("]}}\n"), "the file has no tail: the proxy was killed")
+        let policyPath = try scratch.write("policy.yaml", PolicyYAML.make(mitm: "true"))
+        let dry = try await Subprocess.run(
+            TestEnvironment.requireProxyBinary(), ["dry-run", "--policy", policyPath, capturePath, "--format", "json"])
+        #expect(dry.exitCode == 0, "\(dry.stderrText)")
+        let rows = try JSONValue.parse(dry.stdoutText)["entries"]?.arrayValue ?? []
+        #expect(rows.count == 5, "\(dry.stdoutText)")
+    }
+
+    @Test("PII in captured request bodies follows the policy: redact keeps tokens, never the values")
+    func captureFollowsPIIAction() async throws {
+        let pki = try await TestPKI.shared()
+        let scratch = try TemporaryDirectory(prefix: "capture-pii")
+        defer { scratch.remove() }
+        let capturePath = scratch.file("pii.har")
+        var configuration = ProxyConfiguration(policy: InspectionTests.piiPolicy(action: "redact"))
+        configuration.extraArguments = ["--capture", capturePath]
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(configuration) { proxy in
+                let (_, transfer) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/echo"),
+                    ["--data-binary", InspectionTests.chatBody, "-H", "Content-Type: application/json"])
+                #expect(transfer.status == 200)
+            }
+        }
+        let text = try String(contentsOfFile: capturePath, encoding: .utf8)
+        let har = try JSONValue.parse(text)
+        let entry = try #require(har["log"]?["entries"]?.arrayValue?.first)
+        let sent = entry["request"]?["postData"]?["text"]?.stringValue ?? ""
+        #expect(InspectionTests.tokens(in: sent).count == 3, "the captured body holds the tokens: \(sent)")
+        for value in [InspectionTests.card, InspectionTests.email] {
+            #expect(!text.contains(value), "no PII value anywhere in the capture")
+        }
+    }
 }

@@ -248,12 +248,48 @@ enum PythonScripts {
         print(json.dumps({"statuses": statuses}))
         """#
 
+    /// Writes a HAR of `--entries` entries with `--body-kb` KiB response bodies to `--har`,
+    /// runs `--bin dry-run --policy P HAR --format json` and prints `{"exit", "entries",
+    /// "max_rss_kib", "har_bytes"}` (the child's peak RSS from RUSAGE_CHILDREN).
+    static let bigHARDryRun = #"""
+        import argparse, json, os, resource, subprocess
+
+        p = argparse.ArgumentParser()
+        for name in ("--bin", "--policy", "--har"):
+            p.add_argument(name, required=True)
+        p.add_argument("--entries", type=int, default=2000)
+        p.add_argument("--body-kb", type=int, default=50)
+        a = p.parse_args()
+        body = ("x" * 1023 + "\n") * a.body_kb
+        with open(a.har, "w") as f:
+            f.write('{"log":{"version":"1.2","creator":{"name":"gen","version":"1"},"entries":[\n')
+            for i in range(a.entries):
+                e = {"startedDateTime": "2026-11-23T10:00:00.000Z", "time": 1,
+                     "request": {"method": "GET", "url": f"https://h{i % 50}.example.org/p/{i}", "httpVersion": "HTTP/1.1",
+                                 "headers": [{"name": "Host", "value": f"h{i % 50}.example.org"}], "queryString": [],
+                                 "cookies": [], "headersSize": -1, "bodySize": 0},
+                     "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [], "cookies": [],
+                                  "content": {"size": len(body), "mimeType": "text/plain", "text": body},
+                                  "redirectURL": "", "headersSize": -1, "bodySize": len(body)},
+                     "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}, "serverIPAddress": "93.184.216.34"}
+                f.write(("," if i else "") + json.dumps(e) + "\n")
+            f.write("]}}\n")
+        out = subprocess.run([a.bin, "dry-run", "--policy", a.policy, a.har, "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        report = json.loads(out.stdout or b"{}") if out.returncode == 0 else {}
+        print(json.dumps({"exit": out.returncode, "entries": len(report.get("entries", [])),
+                          "deny": report.get("summary", {}).get("deny"),
+                          "max_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                          "har_bytes": os.path.getsize(a.har), "stderr": out.stderr.decode()[-2000:]}))
+        """#
+
     /// The folder the scripts were written to (once per test run).
     static let directory: Result<TemporaryDirectory, Error> = Result {
         let directory = try TemporaryDirectory(prefix: "python")
         try directory.write("ws_client.py", webSocketClient)
         try directory.write("raw_client.py", rawClient)
         try directory.write("tls_close_client.py", tlsCloseClient)
+        try directory.write("big_har_dry_run.py", bigHARDryRun)
         return directory
     }
 
