@@ -102,7 +102,9 @@ struct Gateway: AsyncParsableCommand {
 
         let server = ProxyServer(
             context: ServerContext(
-                tenants: registry, fallbackAudit: auditWriter, defaultLimits: Limits.defaults),
+                // Records without a sandbox (407, unparsable requests) are counted too.
+                tenants: registry, fallbackAudit: MetricsAuditSink(base: auditWriter, metrics: metrics),
+                defaultLimits: Limits.defaults),
             group: group, configuration: .init(host: host, port: port))
         let watcher = PolicyWatcher(registry: registry, logger: logger)
         let admin = NIOLockedValueBox<AdminServer?>(nil)

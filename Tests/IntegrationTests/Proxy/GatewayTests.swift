@@ -214,6 +214,12 @@ struct GatewayTests {
                 #expect(after - before == 3, "counter moved by 3: \(before) -> \(after)")
                 let (_, health) = try await Curl.fetch(proxy: nil, caFile: nil, admin + "/healthz")
                 #expect(health.status == 200)
+                // Refused credentials are counted as well (no sandbox label of their own).
+                _ = try await Curl.fetch(proxy: gateway, caFile: nil, upstream.url("/hello"), Self.credentials("sb-a", "wrong"))
+                try await Task.sleep(for: .milliseconds(300))
+                let (_, m) = try await Curl.fetch(proxy: nil, caFile: nil, admin + "/metrics", bearer)
+                #expect(m.bodyText.split(separator: "\n").contains { $0.hasPrefix("egress_requests_total{") && $0.contains("proxy_auth_required") },
+                        "407s are in the request counter")
             }
         }
     }
