@@ -36,14 +36,7 @@ struct DryRun: ParsableCommand {
             printError("--format: expected table or json, got \(format)")
             throw Exit.invalidConfiguration
         }
-        var overrides: [String: [IPAddress]] = [:]
-        for r in resolve {
-            guard let (host, ip) = Resolver.parseOverride(r) else {
-                printError("--resolve: expected HOST:IP, got \(r)")
-                throw Exit.invalidConfiguration
-            }
-            overrides[host, default: []].append(ip)
-        }
+        let overrides = try parseResolveOptions(resolve)
         let compiled = try Self.loadPolicy(policy)
         let old = try against.map(Self.loadPolicy)
 

@@ -93,14 +93,7 @@ struct Run: AsyncParsableCommand {
             printError("--listen: expected HOST:PORT, got \(listen)")
             throw Exit.invalidConfiguration
         }
-        var overrides: [String: [IPAddress]] = [:]
-        for r in resolve {
-            guard let (h, ip) = Resolver.parseOverride(r) else {
-                printError("--resolve: expected HOST:IP, got \(r)")
-                throw Exit.invalidConfiguration
-            }
-            overrides[h, default: []].append(ip)
-        }
+        let overrides = try parseResolveOptions(resolve)
 
         let threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
@@ -163,6 +156,19 @@ struct Run: AsyncParsableCommand {
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()
     }
+}
+
+/// `--resolve HOST:IP` options as the resolver's override map (repeatable per host).
+func parseResolveOptions(_ options: [String]) throws -> [String: [IPAddress]] {
+    var overrides: [String: [IPAddress]] = [:]
+    for option in options {
+        guard let (host, ip) = Resolver.parseOverride(option) else {
+            printError("--resolve: expected HOST:IP, got \(option)")
+            throw Exit.invalidConfiguration
+        }
+        overrides[host, default: []].append(ip)
+    }
+    return overrides
 }
 
 /// `HOST:PORT` or `[v6]:PORT`.

@@ -57,14 +57,7 @@ struct Gateway: AsyncParsableCommand {
             }
             adminAddress = a
         }
-        var overrides: [String: [IPAddress]] = [:]
-        for r in resolve {
-            guard let (h, ip) = Resolver.parseOverride(r) else {
-                printError("--resolve: expected HOST:IP, got \(r)")
-                throw Exit.invalidConfiguration
-            }
-            overrides[h, default: []].append(ip)
-        }
+        let overrides = try parseResolveOptions(resolve)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: policies, isDirectory: &isDir), isDir.boolValue else {
             printError("--policies: \(policies) is not a folder")

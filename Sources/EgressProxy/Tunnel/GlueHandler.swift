@@ -1,8 +1,5 @@
 import NIOCore
 
-/// Relays raw bytes between two channels with backpressure: when the peer stops being
-/// writable, this side stops reading until the peer drains. Used for tunnels and for
-/// upgraded (WebSocket) connections. Both handlers of a pair live on the same event loop.
 /// One side of a relay as its partner sees it: write what the other side read, flush, pass
 /// on end-of-input and close, and say whether it can take more (backpressure).
 protocol GluePartner: AnyObject {
@@ -14,42 +11,18 @@ protocol GluePartner: AnyObject {
     var partnerWritable: Bool { get }
 }
 
-final class GlueHandler: ChannelDuplexHandler, GluePartner {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private var partner: GluePartner?
-    private var context: ChannelHandlerContext?
+/// The relay mechanics shared by both kinds of glue: hand what this side reads to the partner,
+/// stop reading while the partner's channel is not writable and resume when it drains, pass
+/// half-closure and closure on. Both sides of a pair live on the same event loop. Subclasses
+/// are the channel handlers and call the `relay...` methods from their handler methods.
+class GlueEndpoint: GluePartner {
+    private(set) var partner: GluePartner?
+    private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
-    /// Counts bytes read on this side (i.e. sent towards the partner).
-    private(set) var bytesRead = 0
-    /// Transforms bytes read on this side before they go to the partner (e.g. masking).
-    private let transform: ((ByteBuffer) -> ByteBuffer)?
+    /// Called once when this side's channel goes inactive (audit of the tunnel).
     var onClose: (() -> Void)?
 
-    private init(transform: ((ByteBuffer) -> ByteBuffer)?) {
-        self.transform = transform
-    }
-
-    /// A connected pair: bytes read on `a`'s channel are written to `b`'s channel and back.
-    static func matchedPair(
-        transformAToB: ((ByteBuffer) -> ByteBuffer)? = nil,
-        transformBToA: ((ByteBuffer) -> ByteBuffer)? = nil
-    ) -> (GlueHandler, GlueHandler) {
-        let a = GlueHandler(transform: transformAToB)
-        let b = GlueHandler(transform: transformBToA)
-        a.partner = b
-        b.partner = a
-        return (a, b)
-    }
-
-    /// One side, to be paired with `connect(to:)`.
-    static func single() -> GlueHandler {
-        GlueHandler(transform: nil)
-    }
-
-    /// Pairs `self` with a partner of another kind (the WebSocket masking side).
+    /// Pairs `self` with `other` (one direction; pair both).
     func connect(to other: GluePartner) {
         partner = other
     }
@@ -86,52 +59,41 @@ final class GlueHandler: ChannelDuplexHandler, GluePartner {
         context?.channel.isWritable ?? false
     }
 
-    // MARK: ChannelHandler
+    // MARK: Handler plumbing
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    func relayAdded(_ context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        self.partner = nil
+    func relayRemoved() {
+        context = nil
+        partner = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = Self.unwrapInboundIn(data)
-        bytesRead += buffer.readableBytes
-        if let transform { buffer = transform(buffer) }
-        partner?.partnerWrite(NIOAny(buffer))
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func relayReadComplete() {
         partner?.partnerFlush()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func relayInactive() {
         onClose?()
         onClose = nil
         partner?.partnerCloseFull()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    func relayEvent(_ context: ChannelHandlerContext, _ event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             partner?.partnerWriteEOF()
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    func relayWritabilityChanged(_ context: ChannelHandlerContext) {
         if context.channel.isWritable {
             partner?.partnerBecameWritable()
         }
     }
 
-    func read(context: ChannelHandlerContext) {
+    func relayRead(_ context: ChannelHandlerContext) {
         if let partner, partner.partnerWritable {
             context.read()
         } else {
@@ -140,3 +102,53 @@ final class GlueHandler: ChannelDuplexHandler, GluePartner {
     }
 }
 
+/// Relays raw bytes between two channels with backpressure. Used for tunnels and for
+/// upgraded (WebSocket) connections.
+final class GlueHandler: GlueEndpoint, ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Counts bytes read on this side (i.e. sent towards the partner).
+    private(set) var bytesRead = 0
+    /// Transforms bytes read on this side before they go to the partner (e.g. masking).
+    private let transform: ((ByteBuffer) -> ByteBuffer)?
+
+    private init(transform: ((ByteBuffer) -> ByteBuffer)?) {
+        self.transform = transform
+    }
+
+    /// A connected pair: bytes read on `a`'s channel are written to `b`'s channel and back.
+    static func matchedPair(
+        transformAToB: ((ByteBuffer) -> ByteBuffer)? = nil,
+        transformBToA: ((ByteBuffer) -> ByteBuffer)? = nil
+    ) -> (GlueHandler, GlueHandler) {
+        let a = GlueHandler(transform: transformAToB)
+        let b = GlueHandler(transform: transformBToA)
+        a.connect(to: b)
+        b.connect(to: a)
+        return (a, b)
+    }
+
+    /// One side, to be paired with `connect(to:)`.
+    static func single() -> GlueHandler {
+        GlueHandler(transform: nil)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { relayAdded(context) }
+    func handlerRemoved(context: ChannelHandlerContext) { relayRemoved() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = Self.unwrapInboundIn(data)
+        bytesRead += buffer.readableBytes
+        if let transform { buffer = transform(buffer) }
+        partner?.partnerWrite(NIOAny(buffer))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { relayReadComplete() }
+    func channelInactive(context: ChannelHandlerContext) { relayInactive() }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { relayEvent(context, event) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func channelWritabilityChanged(context: ChannelHandlerContext) { relayWritabilityChanged(context) }
+    func read(context: ChannelHandlerContext) { relayRead(context) }
+}

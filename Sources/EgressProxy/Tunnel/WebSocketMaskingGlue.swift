@@ -11,7 +11,7 @@ import NIOWebSocket
 ///
 /// Compressed frames can't be masked, so the proxy removes `Sec-WebSocket-Extensions` from the
 /// upgrade request when it masks (no `permessage-deflate` is negotiated).
-final class WebSocketMaskingGlue: ChannelDuplexHandler, GluePartner {
+final class WebSocketMaskingGlue: GlueEndpoint, ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -19,15 +19,11 @@ final class WebSocketMaskingGlue: ChannelDuplexHandler, GluePartner {
     /// The largest frame the decoder takes (larger: the connection closes).
     static let maxFrameSize = 16 << 20
 
-    private var partner: GluePartner?
-    private var context: ChannelHandlerContext?
-    private var pendingRead = false
     private let makeMasker: () -> StreamingReplacer
     /// The masker of the data message in progress.
     private var message: StreamingReplacer?
     /// Payload bytes read from the upstream.
     private(set) var bytesRead = 0
-    var onClose: (() -> Void)?
 
     init(makeMasker: @escaping () -> StreamingReplacer) {
         self.makeMasker = makeMasker
@@ -35,49 +31,12 @@ final class WebSocketMaskingGlue: ChannelDuplexHandler, GluePartner {
 
     /// A connected pair: `client` relays the sandbox's bytes up, `self` masked frames down.
     func connect(client: GlueHandler) {
-        partner = client
+        connect(to: client)
         client.connect(to: self)
     }
 
-    // MARK: Partner calls (from the client side)
-
-    func partnerWrite(_ data: NIOAny) {
-        context?.writeAndFlush(data, promise: nil)
-    }
-
-    func partnerFlush() {
-        context?.flush()
-    }
-
-    func partnerWriteEOF() {
-        context?.close(mode: .output, promise: nil)
-    }
-
-    func partnerCloseFull() {
-        context?.close(promise: nil)
-    }
-
-    func partnerBecameWritable() {
-        if pendingRead {
-            pendingRead = false
-            context?.read()
-        }
-    }
-
-    var partnerWritable: Bool {
-        context?.channel.isWritable ?? false
-    }
-
-    // MARK: ChannelHandler
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        self.partner = nil
-    }
+    func handlerAdded(context: ChannelHandlerContext) { relayAdded(context) }
+    func handlerRemoved(context: ChannelHandlerContext) { relayRemoved() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
@@ -106,39 +65,11 @@ final class WebSocketMaskingGlue: ChannelDuplexHandler, GluePartner {
         partner?.partnerWrite(NIOAny(masked))
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        partner?.partnerFlush()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        onClose?()
-        onClose = nil
-        partner?.partnerCloseFull()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            partner?.partnerWriteEOF()
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // A frame the decoder refuses (too large, malformed): end the relay.
-        context.close(promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            partner?.partnerBecameWritable()
-        }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if let partner, partner.partnerWritable {
-            context.read()
-        } else {
-            pendingRead = true
-        }
-    }
+    func channelReadComplete(context: ChannelHandlerContext) { relayReadComplete() }
+    func channelInactive(context: ChannelHandlerContext) { relayInactive() }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { relayEvent(context, event) }
+    /// A frame the decoder refuses (too large, malformed): end the relay.
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+    func channelWritabilityChanged(context: ChannelHandlerContext) { relayWritabilityChanged(context) }
+    func read(context: ChannelHandlerContext) { relayRead(context) }
 }
