@@ -46,12 +46,19 @@ public final class AuditFileWriter: AuditSink, @unchecked Sendable {
     public func write(_ record: AuditRecord) {
         let line = record.jsonLine()
         condition.lock()
+        // Only the first record of a batch wakes the writer: under load, one wake-up (and one
+        // write(2)) carries many records instead of one context switch per request.
+        let wakeWriter = queue.isEmpty
         if queue.count >= maxQueued {
             dropped += 1
         } else {
             queue.append(line)
         }
-        condition.unlock(withValue: 1)
+        if wakeWriter {
+            condition.unlock(withValue: 1)
+        } else {
+            condition.unlock()
+        }
     }
 
     public func flush() {
@@ -75,12 +82,20 @@ public final class AuditFileWriter: AuditSink, @unchecked Sendable {
         if ownsFD { _ = Foundation.close(fd) }
     }
 
+    /// After a wake-up the writer lets records gather this long before it writes them.
+    private static let batchDelayMicroseconds: UInt32 = 2_000
+
     private func run() {
         while true {
             condition.lock(whenValue: 1)
             if stopped && queue.isEmpty {
                 condition.unlock(withValue: 0)
                 return
+            }
+            if !stopped {
+                condition.unlock()
+                usleep(Self.batchDelayMicroseconds)
+                condition.lock()
             }
             let batch = queue
             queue.removeAll(keepingCapacity: true)

@@ -74,8 +74,12 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     private var readPending = false
     private var closeAfterResponse = false
-    private var headerTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
+    /// While no exchange runs, the connection closes at this time (header timeout after the
+    /// connection opens, idle timeout after an exchange); nil while an exchange runs.
+    private var closeWhenIdleAt: NIODeadline?
+    /// The one scheduled check of `closeWhenIdleAt`. Re-arming only moves the deadline: a
+    /// keep-alive connection schedules no task per request.
+    private var idleCheck: Scheduled<Void>?
     private var requestsServed = 0
     /// Sandboxes whose connection slot this connection holds (gateway limits).
     private var admittedSandboxes = Set<String>()
@@ -103,18 +107,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         remoteAddress = context.channel.remoteAddress
-        armHeaderTimer(context: context)
+        closeWhenIdle(after: limits.headerTimeoutSeconds, context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        headerTimer?.cancel()
-        idleTimer?.cancel()
+        idleCheck?.cancel()
+        idleCheck = nil
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        headerTimer?.cancel()
-        idleTimer?.cancel()
+        idleCheck?.cancel()
+        idleCheck = nil
         if let ex = exchange {
             exchange = nil
             ex.upstream?.channel.close(promise: nil)
@@ -127,21 +131,23 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    private func armHeaderTimer(context: ChannelHandlerContext) {
-        headerTimer?.cancel()
-        let timeout = TimeAmount.milliseconds(Int64(limits.headerTimeoutSeconds * 1000))
-        headerTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self, let ctx = self.context, self.exchange == nil else { return }
-            ctx.close(promise: nil)
-        }
+    /// Closes the connection `seconds` from now unless an exchange is running then.
+    private func closeWhenIdle(after seconds: Double, context: ChannelHandlerContext) {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(seconds * 1000))
+        closeWhenIdleAt = deadline
+        if idleCheck == nil { scheduleIdleCheck(at: deadline, context: context) }
     }
 
-    private func armIdleTimer(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        let timeout = TimeAmount.milliseconds(Int64(limits.idleTimeoutSeconds * 1000))
-        idleTimer = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self, let ctx = self.context, self.exchange == nil else { return }
-            ctx.close(promise: nil)
+    private func scheduleIdleCheck(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        idleCheck = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
+            guard let self, let ctx = self.context else { return }
+            self.idleCheck = nil
+            guard let due = self.closeWhenIdleAt, self.exchange == nil else { return }
+            if NIODeadline.now() >= due {
+                ctx.close(promise: nil)
+            } else {
+                self.scheduleIdleCheck(at: due, context: ctx)
+            }
         }
     }
 
@@ -165,8 +171,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            headerTimer?.cancel()
-            idleTimer?.cancel()
+            closeWhenIdleAt = nil
             startExchange(head, context: context)
         case .body(let body):
             guard let ex = exchange else { return }
@@ -189,6 +194,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // No byte either way for idle_timeout_seconds. Between requests: close. During an
+            // exchange the upstream's response timeout decides (a slow upstream gets 504).
+            if exchange == nil && queued.isEmpty && pendingConnect == nil && !handingOff && !upgrading {
+                context.close(promise: nil)
+            }
+            return
+        }
         if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
             // The client sent FIN (half-closure is on for tunnels). Nothing more will come:
             // an idle connection closes now, one mid-response after it; a request whose
@@ -938,7 +951,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 u.removeHandler(conn.handler, promise: nil)
                 if let enc = try? u.handler(type: HTTPRequestEncoder.self) { u.removeHandler(enc, promise: nil) }
-                if let idle = try? u.handler(type: IdleStateHandler.self) { u.removeHandler(idle, promise: nil) }
+                if let idle = try? u.handler(type: IdleTimeoutHandler.self) { u.removeHandler(idle, promise: nil) }
                 let upstreamDecoderGone = clientChannel.eventLoop.makePromise(of: Void.self)
                 if let dec = try? u.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self) {
                     u.removeHandler(dec, promise: upstreamDecoderGone)
@@ -1037,7 +1050,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard exchange === ex else { return }
         exchange = nil
         if closeAfterResponse { return }
-        armIdleTimer(context: context)
+        closeWhenIdle(after: limits.idleTimeoutSeconds, context: context)
         // Replay a pipelined request, then let the socket deliver more.
         while exchange == nil, let part = queued.popFirst() {
             handle(part, context: context)

@@ -216,7 +216,7 @@ struct UpstreamDialer {
                     if key.tls {
                         try ops.addHandler(UpstreamTLS.makeClientHandler(context: tlsContext, host: key.host))
                     }
-                    try ops.addHandler(IdleStateHandler(readTimeout: responseTimeout))
+                    try ops.addHandler(IdleTimeoutHandler(readTimeout: responseTimeout))
                     try ops.addHandler(HTTPRequestEncoder())
                     try ops.addHandler(
                         ByteToMessageHandler(

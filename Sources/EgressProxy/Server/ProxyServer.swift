@@ -91,9 +91,9 @@ public final class ProxyServer: Sendable {
             throw ProxyFailure(.internal, .upstream_error, "no pool for event loop")
         }
         let ops = channel.pipeline.syncOperations
-        // Closes connections that carry no bytes either way for idle_timeout (also tunnels).
-        try ops.addHandler(IdleStateHandler(allTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000))))
-        try ops.addHandler(IdleCloser())
+        // Connections that carry no bytes either way for idle_timeout get an idle event: the
+        // request handler closes between requests, the tunnel glue closes.
+        try ops.addHandler(IdleTimeoutHandler(allTimeout: .milliseconds(Int64(limits.idleTimeoutSeconds * 1000))))
         try ops.configureHTTPServerPipeline(
             position: .last, withPipeliningAssistance: false, withServerUpgrade: nil,
             withErrorHandling: false, withOutboundHeaderValidation: true,
@@ -136,14 +136,3 @@ public final class ProxyServer: Sendable {
 /// Sent through every connection's pipeline on graceful stop.
 struct DrainEvent: Sendable {}
 
-/// Closes a connection on an idle event from `IdleStateHandler`.
-final class IdleCloser: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-}

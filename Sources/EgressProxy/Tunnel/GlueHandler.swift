@@ -81,6 +81,11 @@ class GlueEndpoint: GluePartner {
     }
 
     func relayEvent(_ context: ChannelHandlerContext, _ event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            // A tunnel or upgraded connection with no byte either way for the idle timeout.
+            context.close(promise: nil)
+            return
+        }
         if let event = event as? ChannelEvent, case .inputClosed = event {
             partner?.partnerWriteEOF()
         }

@@ -149,6 +149,39 @@ struct RequestPolicyTests {
         }
     }
 
+    @Test("idle_timeout_seconds: an idle keep-alive connection is closed after the timeout, not before")
+    func idleKeepAliveConnectionIsClosed() async throws {
+        let policy = PolicyYAML.make(sections: "limits:\n  idle_timeout_seconds: 1.5\n")
+        try await withUpstream(.plain) { upstream in
+            try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+                let output = try await Subprocess.run(
+                    TestEnvironment.python3,
+                    [try PythonScripts.path("idle_probe.py"), "--proxy-port", String(proxy.port), "--url", upstream.url("/hello"), "--wait", "10"],
+                    timeout: .seconds(30))
+                let result = try JSONValue.parse(output.stdout)
+                #expect(result["status"]?.intValue == 200, "\(output.combinedText)")
+                let closedAfter = try #require(result["closed_after_s"]?.doubleValue, "the proxy kept the idle connection open: \(output.combinedText)")
+                #expect(closedAfter >= 1.2 && closedAfter < 5, "closed after \(closedAfter) s")
+            }
+        }
+    }
+
+    @Test("an upstream that does not answer within idle_timeout_seconds: 504 upstream_timeout and an audit record")
+    func upstreamResponseTimeout() async throws {
+        let pki = try await TestPKI.shared()
+        let policy = PolicyYAML.make(sections: "limits:\n  idle_timeout_seconds: 1\n")
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+                let (_, transfer) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/slow?ms=4000"), maxTime: 20)
+                #expect(transfer.status == 504)
+                #expect((try? JSONValue.parse(transfer.body))?["reason"]?.stringValue == "upstream_timeout", "\(transfer.bodyText)")
+                let record = try await expectAudit(proxy, "upstream_timeout") { $0.reason == "upstream_timeout" }
+                #expect(record?.status == 504)
+            }
+        }
+    }
+
     @Test("a client that never finishes its request head is closed after header_timeout_seconds")
     func headerTimeoutClosesSlowClient() async throws {
         let policy = PolicyYAML.make(sections: "limits:\n  header_timeout_seconds: 1\n")

@@ -283,6 +283,44 @@ enum PythonScripts {
                           "har_bytes": os.path.getsize(a.har), "stderr": out.stderr.decode()[-2000:]}))
         """#
 
+    /// Plain-HTTP keep-alive probe: sends one request through the proxy, reads the response
+    /// (by Content-Length), then waits for the proxy to close the idle connection. Prints
+    /// `{"status", "closed_after_s"}` (null when still open at `--wait`).
+    static let idleProbe = #"""
+        import argparse, json, socket, time
+
+        p = argparse.ArgumentParser()
+        p.add_argument("--proxy-port", type=int, required=True)
+        p.add_argument("--url", required=True)
+        p.add_argument("--wait", type=float, default=10)
+        a = p.parse_args()
+        s = socket.create_connection(("127.0.0.1", a.proxy_port), timeout=a.wait)
+        host = a.url.split("/")[2]
+        s.sendall(f"GET {a.url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            body += s.recv(4096)
+        answered = time.monotonic()
+        closed = None
+        try:
+            if s.recv(1) == b"":
+                closed = time.monotonic() - answered
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = time.monotonic() - answered
+        print(json.dumps({"status": int(lines[0].split()[1]), "closed_after_s": closed}))
+        """#
+
     /// The folder the scripts were written to (once per test run).
     static let directory: Result<TemporaryDirectory, Error> = Result {
         let directory = try TemporaryDirectory(prefix: "python")
@@ -290,6 +328,7 @@ enum PythonScripts {
         try directory.write("raw_client.py", rawClient)
         try directory.write("tls_close_client.py", tlsCloseClient)
         try directory.write("big_har_dry_run.py", bigHARDryRun)
+        try directory.write("idle_probe.py", idleProbe)
         return directory
     }
 
