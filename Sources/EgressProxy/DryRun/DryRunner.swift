@@ -207,8 +207,10 @@ public struct DryRunner: Sendable {
         var pii: [PIICount] = []
     }
 
-    /// Rules, then secrets (head, then the body through the live `RequestBodyPlan`), then
-    /// content inspection (SPEC 6's outbound order: rules, secrets, PII, transformations).
+    /// The live request stage, as `ProxyRequestHandler` runs it: rules and secrets over the
+    /// head the sandbox sent, the inspection's head edits with the secrets substituted into
+    /// them (`RequestEvaluator.request(head:target:tls:inspection:)`), then the body through
+    /// the inspection and the result through the live `RequestBodyPlan`, in one chunk.
     private func requestStage(_ entry: HAREntry, target: RequestTarget, uri: String, tls: Bool) -> RequestStage {
         var headers = HTTPHeaders()
         for h in entry.requestHeaders where !h.name.hasPrefix(":") {
@@ -221,56 +223,36 @@ public struct DryRunner: Sendable {
         let version: HTTPVersion = entry.httpVersion?.uppercased() == "HTTP/1.0" ? .http1_0 : .http1_1
         let head = HTTPRequestHead(version: version, method: HTTPMethod(rawValue: entry.method), uri: uri, headers: headers)
         let info = RequestTargetInfo(scheme: target.scheme, host: target.host, port: target.port, pathAndQuery: target.pathAndQuery)
-        let result = evaluator.request(head: head, target: info, tls: tls)
-        guard result.decision.isAllowed else { return RequestStage(decision: result.decision, secrets: result.refused) }
+        let (result, headInspection, _) = evaluator.request(head: head, target: info, tls: tls, inspection: inspection)
+        var inspection = headInspection
+        func pii() -> [PIICount] { inspection?.findings.map { PIICount(type: $0.type, count: $0.count) } ?? [] }
+        guard result.decision.isAllowed else {
+            return RequestStage(decision: result.decision, secrets: result.refused, pii: pii())
+        }
         var substituted = result.substituted
-        if var plan = result.bodyPlan, let body = entry.requestBody, !body.isEmpty {
-            let fed = plan.feed(ByteBuffer(bytes: body))
+        var body = ByteBuffer(bytes: entry.requestBody ?? [])
+        if inspection?.bodyActive == true {
+            var out = ByteBuffer()
+            for step in [inspection!.feed(body), inspection!.finish()] {
+                switch step {
+                case .deny(let reason, _):
+                    return RequestStage(decision: .deny(reason, rule: RequestEvaluator.inspectionRule(reason)), secrets: [], pii: pii())
+                case .forward(var part):
+                    out.writeBuffer(&part)
+                }
+            }
+            body = out
+        }
+        if var plan = result.bodyPlan, body.readableBytes > 0 {
+            let fed = plan.feed(body)
             let refused = fed.refused.isEmpty ? plan.finish().refused : fed.refused
             if !refused.isEmpty {
                 let names = refused.sorted()
-                return RequestStage(decision: .deny(.secret_host_mismatch, rule: "secrets.entries.\(names[0])"), secrets: names)
+                return RequestStage(decision: .deny(.secret_host_mismatch, rule: "secrets.entries.\(names[0])"), secrets: names, pii: pii())
             }
             substituted.formUnion(plan.substitutedNames)
         }
-        var stage = RequestStage(decision: result.decision, secrets: substituted.sorted())
-        if let inspection {
-            inspect(entry, headers: headers, target: target, plan: inspection, into: &stage)
-        }
-        return stage
-    }
-
-    /// The outbound inspection stage over what the sandbox sent: the query and headers, then
-    /// the body in one chunk. A denial (`pii_blocked`, `uninspectable`) replaces the decision.
-    private func inspect(_ entry: HAREntry, headers: HTTPHeaders, target: RequestTarget, plan: InspectionPlan, into stage: inout RequestStage) {
-        var pairs = headers.map { ($0.name, $0.value) }
-        var inspection = plan.request(host: target.host, method: entry.method, headers: pairs)
-        guard inspection.active else { return }
-        var query = target.query.map(String.init)
-        var denial: Reason?
-        if case .deny(let reason, _) = inspection.rewriteHead(&pairs, query: &query) {
-            denial = reason
-        } else if inspection.bodyActive {
-            if let body = entry.requestBody, !body.isEmpty, case .deny(let reason, _) = inspection.feed(ByteBuffer(bytes: body)) {
-                denial = reason
-            } else if case .deny(let reason, _) = inspection.finish() {
-                denial = reason
-            }
-        }
-        stage.pii = inspection.findings.map { PIICount(type: $0.type, count: $0.count) }
-        if let denial {
-            stage.decision = .deny(denial, rule: Self.inspectionRule(denial))
-            stage.secrets = []
-        }
-    }
-
-    /// The policy key behind an inspection denial.
-    static func inspectionRule(_ reason: Reason) -> String? {
-        switch reason {
-        case .pii_blocked: return "pii.action"
-        case .uninspectable: return "limits.on_uninspectable"
-        default: return nil
-        }
+        return RequestStage(decision: result.decision, secrets: substituted.sorted(), pii: pii())
     }
 
     /// `Host`, else HTTP/2's `:authority`.
