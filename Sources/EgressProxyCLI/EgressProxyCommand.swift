@@ -87,6 +87,8 @@ struct Run: AsyncParsableCommand {
                 throw Exit.invalidConfiguration
             }
             environment = SandboxEnvironment.parse(text)
+        } else if !compiled.document.env.maskPatterns.isEmpty {
+            printError("warning: env.mask_patterns is set but no --sandbox-env FILE was given: no environment value is masked")
         }
         try checkInspection(compiled, environment: environment)
         guard let (host, port) = parseListen(listen) else {

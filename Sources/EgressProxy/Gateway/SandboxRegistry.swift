@@ -191,6 +191,14 @@ public final class SandboxRegistry: Sendable {
                 let leaves = try LeafCertificateCache(ca: ca, threadPool: threadPool, capacity: configuration.leafCacheCapacity)
                 var sandboxLogger = logger
                 sandboxLogger[metadataKey: "sandbox"] = "\(sandbox)"
+                // env.mask_patterns: the sandbox's environment is `<policies>/<sandbox>.env`
+                // (KEY=VALUE lines), read when the sandbox is first used.
+                let envFile = PolicyDirectory.join(configuration.policiesDirectory, sandbox + ".env")
+                let environment = FileManager.default.contents(atPath: envFile)
+                    .map { SandboxEnvironment.parse(String(decoding: $0, as: UTF8.self)) } ?? SandboxEnvironment([:])
+                if !entry.policy.document.env.maskPatterns.isEmpty && environment.names.isEmpty {
+                    sandboxLogger.warning("env.mask_patterns is set but \(envFile) is missing or empty: no environment value is masked")
+                }
                 var capture = captures.withLockedValue { $0[sandbox] }
                 if capture == nil, let dir = configuration.captureDirectory {
                     let w = try CaptureWriter(path: PolicyDirectory.join(dir, sandbox + ".har"), maxBodyBytes: configuration.captureMaxBodyBytes)
@@ -200,7 +208,7 @@ public final class SandboxRegistry: Sendable {
                 made = try SandboxRuntime(
                     policy: entry.policy, ca: ca, leafCache: leaves, upstreamTLS: upstreamTLS,
                     resolver: resolver, audit: entry.auditSink, capture: capture, limiter: entry.limiter,
-                    logger: sandboxLogger)
+                    environment: environment, logger: sandboxLogger)
             } catch {
                 logger.error("sandbox \(sandbox): cannot load its CA: \(error)")
                 return nil

@@ -252,4 +252,32 @@ struct GatewayTests {
             #expect((try? JSONValue.parse(text)) != nil, "a complete HAR file")
         }
     }
+
+    @Test("env.mask_patterns in the gateway: the values in <policies>/<sandbox>.env are masked for that sandbox only")
+    func environmentMaskingPerSandbox() async throws {
+        let pki = try await TestPKI.shared()
+        let masking = "env:\n  mask_patterns: [\"*_KEY\"]\n"
+        let policies = [
+            "sb-a": Self.policy(token: Self.tokenA, env: "REAL_A", sections: masking),
+            "sb-b": Self.policy(token: Self.tokenB, env: "REAL_B", sections: masking),
+        ]
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(Self.configuration(policies)) { gateway in
+                // Read when the sandbox is first used.
+                try Data("VENDOR_API_KEY=\(Upstream.sandboxKeyValue)\n".utf8)
+                    .write(to: URL(fileURLWithPath: gateway.policiesDirectory + "/sb-a.env"))
+                let (_, a) = try await Curl.fetch(
+                    proxy: gateway, caFile: gateway.caCertificatePath(sandbox: "sb-a"), upstream.url("/fixture?name=env-leak"),
+                    Self.credentials("sb-a", Self.tokenA))
+                #expect(a.status == 200)
+                #expect(!a.bodyText.contains(Upstream.sandboxKeyValue), "sb-a's own key is masked: \(a.bodyText)")
+                #expect(a.bodyText.hasPrefix("debug dump: VENDOR_API_KEY="))
+                let (_, b) = try await Curl.fetch(
+                    proxy: gateway, caFile: gateway.caCertificatePath(sandbox: "sb-b"), upstream.url("/fixture?name=env-leak"),
+                    Self.credentials("sb-b", Self.tokenB))
+                #expect(b.bodyText.contains(Upstream.sandboxKeyValue), "sb-b has no such variable: nothing of sb-a's applies")
+                #expect(gateway.stderrText.contains("sb-b.env is missing or empty"), "the operator is told: \(gateway.stderrTail())")
+            }
+        }
+    }
 }

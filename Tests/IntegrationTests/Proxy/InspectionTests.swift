@@ -373,4 +373,12 @@ struct InspectionTests {
             }
         }
     }
+
+    @Test("env.mask_patterns without --sandbox-env: the proxy says at start that nothing will be masked")
+    func maskPatternsWithoutEnvironmentWarns() async throws {
+        let policy = PolicyYAML.make(sections: "env:\n  mask_patterns: [\"*_KEY\"]\n")
+        try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+            #expect(proxy.stderrText.contains("no --sandbox-env FILE was given"), "\(proxy.stderrTail())")
+        }
+    }
 }
