@@ -181,6 +181,9 @@ struct GatewayTests {
                 #expect(b.transfers.allSatisfy { $0.status == 200 }, "\(b.transfers.map(\.status))")
                 let record = try await expectAudit(gateway, "rate_limited") { $0.reason == "rate_limited" }
                 #expect(record?.string("sandbox") == "sb-a")
+                // The gateway credential is the proxy's: never forwarded to an upstream.
+                #expect(!upstream.log.all.isEmpty)
+                #expect(upstream.log.all.allSatisfy { $0.header("proxy-authorization").isEmpty })
             }
         }
     }
