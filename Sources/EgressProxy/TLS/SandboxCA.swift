@@ -151,7 +151,7 @@ public final class SandboxCA: Sendable {
     }
 
     private func save(to store: CAFileStore) throws(SandboxCAError) {
-        // `pemRepresentation` is PKCS#8 ("BEGIN PRIVATE KEY").
+        // `pemRepresentation` is the key as PKCS#8 PEM (written 0600, never committed).
         let keyPEM = self.privateKey.pemRepresentation + "\n"
         try CAFileStore.writeAtomically(Array(keyPEM.utf8), to: store.keyPath, mode: CAFileStore.keyFileMode)
         try CAFileStore.writeAtomically(
