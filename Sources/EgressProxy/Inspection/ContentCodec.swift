@@ -118,6 +118,33 @@ struct BodyDecoder {
         #endif
     }
 
+    /// Decodes `chunk` and runs each decoded piece (at most 64 KiB, so a small chunk that
+    /// inflates hugely never sits in memory whole) through `stage`, returning what the stage
+    /// produced. The stage's error stops decoding and is rethrown; a decoding error becomes
+    /// `decodeFailure(detail)`.
+    mutating func feedEach<E: Error>(
+        _ chunk: [UInt8], decodeFailure: (String) -> E,
+        _ stage: ([UInt8], ContentCodec.Format) throws(E) -> [UInt8]
+    ) throws(E) -> [UInt8] {
+        var out: [UInt8] = []
+        var stop: E?
+        do {
+            try feed(chunk) { piece, format in
+                do throws(E) {
+                    out += try stage(piece, format)
+                    return true
+                } catch {
+                    stop = error
+                    return false
+                }
+            }
+        } catch {
+            throw decodeFailure(error.detail)
+        }
+        if let stop { throw stop }
+        return out
+    }
+
     /// Ends the stream: a body cut before its end marker is a failure.
     mutating func finish() throws(ContentCodec.Failure) {
         #if canImport(CompressNIO)

@@ -213,26 +213,11 @@ public struct RequestInspection {
             guard var decoding = decoder else {
                 return .forward(ByteBuffer(bytes: try runStages(bytes, finish: false)))
             }
-            // Decoded pieces (at most 64 KiB each) go through the stages one at a time, so a
-            // small compressed chunk that inflates hugely never sits in memory whole.
             decoder = nil
             defer { decoder = decoding }
-            var out: [UInt8] = []
-            var stop: StageStop?
-            do {
-                try decoding.feed(bytes) { piece, format in
-                    do throws(StageStop) {
-                        out += try encode(runStages(piece, finish: false), format: format)
-                        return true
-                    } catch {
-                        stop = error
-                        return false
-                    }
-                }
-            } catch {
-                throw StageStop.uninspectable(error.detail)
+            let out = try decoding.feedEach(bytes, decodeFailure: StageStop.uninspectable) { (piece, format) throws(StageStop) in
+                try encode(runStages(piece, finish: false), format: format)
             }
-            if let stop { throw stop }
             return .forward(ByteBuffer(bytes: out))
         } catch {
             return stop(error)

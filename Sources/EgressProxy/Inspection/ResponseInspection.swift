@@ -258,22 +258,9 @@ public struct ResponseInspection {
             }
             decoder = nil
             defer { decoder = decoding }
-            var out: [UInt8] = []
-            var stop: StageStop?
-            do {
-                try decoding.feed(bytes) { piece, _ in
-                    do throws(StageStop) {
-                        out += try take(piece)
-                        return true
-                    } catch {
-                        stop = error
-                        return false
-                    }
-                }
-            } catch {
-                throw StageStop.deny(.uninspectable, error.detail)
+            let out = try decoding.feedEach(bytes, decodeFailure: { StageStop.deny(.uninspectable, $0) }) { (piece, _) throws(StageStop) in
+                try take(piece)
             }
-            if let stop { throw stop }
             return .forward(ByteBuffer(bytes: out))
         } catch {
             return fail(error)
