@@ -1,3 +1,4 @@
+import PIIDetect
 // MARK: - HAREntrySplitter
 
 /// Cuts the `log.entries` array of a HAR file into one byte string per entry, fed chunk by

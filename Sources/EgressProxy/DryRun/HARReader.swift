@@ -1,4 +1,5 @@
 import Foundation
+import PIIDetect
 
 // MARK: - HARReader
 

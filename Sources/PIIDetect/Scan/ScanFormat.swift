@@ -7,7 +7,7 @@ public enum ScanFormat {
     /// One output line (without newline) for one input line, or `nil` for a blank line or
     /// a line that is not a JSON object with a string `text`.
     public static func scanLine(_ jsonLine: String, detector: Detector, injection: InjectionScorer) -> String? {
-        guard let record = try? JSONReader.parse(jsonLine), case .object = record,
+        guard let record = try? JSONParser.parse(Array(jsonLine.utf8)), case .object = record,
               case .string(let text)? = record["text"] else { return nil }
         let id = record["id"] ?? .null
         return scanText(id: JSONWriter.write(id), text: text, detector: detector, injection: injection)

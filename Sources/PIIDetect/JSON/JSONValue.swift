@@ -2,7 +2,8 @@ import Foundation
 
 // MARK: - JSONValue
 
-/// A parsed JSON value: what one HAR entry decodes into before `HAREntry` picks its fields.
+/// A parsed JSON value: one HAR entry for dry-run (before `HAREntry` picks its fields), one
+/// `{"id", "text"}` record for `scan`. The project's one JSON reader.
 ///
 /// Objects keep their members in order as an array of pairs: HAR objects are small (a header
 /// is `{name, value}`), so a linear lookup beats building a dictionary for each of them.
