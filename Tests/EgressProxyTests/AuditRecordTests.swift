@@ -1,4 +1,5 @@
 import Foundation
+import PIIDetect
 import PolicyEngine
 import Testing
 @testable import EgressProxy

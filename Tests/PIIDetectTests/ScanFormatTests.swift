@@ -50,6 +50,6 @@ import Testing
     }
 
     @Test func jsonWriterEscapes() {
-        #expect(JSONWriter.quote("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
+        #expect(JSONText.quote("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PIIDetect
 import PolicyEngine
 
 // MARK: - Field names
@@ -125,37 +126,6 @@ public struct AuditRecord: Sendable {
 }
 
 // MARK: - Small JSON and time helpers
-
-/// Minimal JSON string quoting (RFC 8259): what the audit writer needs, without Foundation's
-/// JSONSerialization on the hot path.
-public enum JSONText {
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-        return out
-    }
-
-    /// Numbers with at most 3 decimals; never NaN or infinity (JSON has neither).
-    public static func number(_ d: Double) -> String {
-        guard d.isFinite else { return "0" }
-        let rounded = (d * 1000).rounded() / 1000
-        if rounded == rounded.rounded() && abs(rounded) < 1e15 { return String(Int64(rounded)) }
-        return String(rounded)
-    }
-}
 
 /// RFC 3339 timestamps in UTC with milliseconds, e.g. `2026-11-23T11:37:42.123Z`.
 public enum RFC3339 {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOHTTP1
+import PIIDetect
 import PolicyEngine
 
 // MARK: - AdminRequest / AdminResponse

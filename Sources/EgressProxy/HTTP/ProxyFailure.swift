@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import PIIDetect
 import PolicyEngine
 
 /// Where an error came from. Every failure the sandbox sees is mapped to a status and a

@@ -10,7 +10,7 @@ public enum ScanFormat {
         guard let record = try? JSONParser.parse(Array(jsonLine.utf8)), case .object = record,
               case .string(let text)? = record["text"] else { return nil }
         let id = record["id"] ?? .null
-        return scanText(id: JSONWriter.write(id), text: text, detector: detector, injection: injection)
+        return scanText(id: id.jsonText, text: text, detector: detector, injection: injection)
     }
 
     /// The output line for `text` with an already serialised `id` JSON value.
