@@ -7,7 +7,9 @@ import PolicyEngine
 /// body and the sizes, plus the times of the response head. Loop-confined (one per
 /// `Exchange`); nothing is kept when capture is off.
 ///
-/// The request side is what the sandbox sent (placeholders, not real values); the response
+/// The request side is what the sandbox sent as the proxy forwarded it, before the secrets go
+/// in (placeholders, not real values; after the PII action; a denied request's body, dropped
+/// unread, is not kept); the response
 /// side is what the sandbox received (after masking). Before an entry is written, request
 /// headers and the body prefix also go through the secret masker, so a real value the sandbox
 /// somehow holds is not written either.

@@ -65,6 +65,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var exchange: Exchange? {
         didSet {
             // Capture on: keep what the sandbox sent and got (bounded) for the HAR entry.
+            // The request body is kept as forwarded (after the PII action); bytes of a denied
+            // request are dropped unread and never kept.
             if let ex = exchange, ex.captured == nil, let writer = tenant?.runtime.capture {
                 ex.captured = CapturedExchange(limit: writer.maxBodyBytes)
             }
@@ -522,7 +524,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             forwardBody(ex, body)
             ex.upstream?.channel.flush()
         case .denied, .done:
-            captureUnforwarded(ex, body)
             ex.discarded += body.readableBytes
             if ex.discarded > 8 * 1024 * 1024 { context.close(promise: nil) }
         }
@@ -615,14 +616,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.record.detail = detail
         guard let context else { return }
         deny(ex, .deny(reason, rule: RequestEvaluator.inspectionRule(reason)), context: context)
-    }
-
-    /// Body bytes that are not forwarded (a denied request's rest) go to the capture only
-    /// when no PII scope covers the host: the capture must not keep what the policy protects.
-    private func captureUnforwarded(_ ex: Exchange, _ body: ByteBuffer) {
-        guard let captured = ex.captured else { return }
-        if let plan = tenant?.active.inspection, plan.piiApplies(to: ex.target.host) { return }
-        captured.appendRequest(body)
     }
 
     /// A placeholder of a secret not allowed for this host appeared in the body: the upstream
@@ -993,7 +986,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.upstream?.handler.detach()
         ex.upstream?.channel.close(promise: nil)
         ex.upstream = nil
-        for b in ex.bufferedBody { captureUnforwarded(ex, b) }
         ex.bufferedBody.removeAll()
         let keepAlive = ex.head.isKeepAlive && !ex.isUpgrade
         if !keepAlive { closeAfterResponse = true }

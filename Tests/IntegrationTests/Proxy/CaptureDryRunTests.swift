@@ -211,7 +211,8 @@ struct CaptureDryRunTests {
         let scratch = try TemporaryDirectory(prefix: "capture-pii")
         defer { scratch.remove() }
         let capturePath = scratch.file("pii.har")
-        var configuration = ProxyConfiguration(policy: InspectionTests.piiPolicy(action: "redact"))
+        var configuration = ProxyConfiguration(policy: InspectionTests.piiPolicy(action: "redact")
+            + "rules:\n  - {match: {host: api.test, path: \"/admin/**\"}, action: deny}\n")
         configuration.extraArguments = ["--capture", capturePath]
         try await withUpstream(.tls(pki.leaf)) { upstream in
             try await withProxy(configuration) { proxy in
@@ -219,6 +220,12 @@ struct CaptureDryRunTests {
                     proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/echo"),
                     ["--data-binary", InspectionTests.chatBody, "-H", "Content-Type: application/json"])
                 #expect(transfer.status == 200)
+                // A denied request's body is never forwarded, so never inspected: on a host
+                // a PII scope covers, it stays out of the capture.
+                let (_, denied) = try await Curl.fetch(
+                    proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/admin/import"),
+                    ["--data-binary", InspectionTests.chatBody, "-H", "Content-Type: application/json"])
+                expectDenial(denied, reason: "rule_denied")
             }
         }
         let text = try String(contentsOfFile: capturePath, encoding: .utf8)
