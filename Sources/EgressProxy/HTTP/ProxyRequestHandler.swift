@@ -461,10 +461,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ex.substituted = outcome.substituted
         ex.bodyPlan = outcome.bodyPlan
         ex.upstreamHead = outcome.upstreamHead
-        if ex.isUpgrade, active.secrets.isActive, Self.isWebSocketUpgrade(head) {
-            // Frames are masked after the upgrade: no compression extension may be negotiated.
-            ex.upstreamHead.headers.remove(name: "sec-websocket-extensions")
-        }
+        ex.masksWebSocketFrames = outcome.masksWebSocketFrames
         connectUpstream(ex, context: context)
     }
 
@@ -914,7 +911,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // With secrets in the policy, frames from the upstream are decoded and masked (SPEC 5);
         // otherwise (and for other upgrades) bytes are relayed as they are.
         let secrets = active.secrets
-        let maskFrames = secrets.isActive && Self.isWebSocketUpgrade(ex.head)
+        let maskFrames = ex.masksWebSocketFrames
         context.write(Self.wrapOutboundOut(.head(out)), promise: nil)
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).flatMap { () -> EventLoopFuture<Void> in
             let c = clientChannel.pipeline.syncOperations
@@ -962,10 +959,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             clientChannel.close(promise: nil)
             upstreamChannel.close(promise: nil)
         }
-    }
-
-    static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
     }
 
     // MARK: - Denials and failures
@@ -1110,6 +1103,7 @@ final class Exchange {
     var responseStatus: Int?
     var upstreamReusable = false
     var isUpgrade = false
+    var masksWebSocketFrames = false
     var audited = false
     var substituted = Set<String>()
     var bodyPlan: RequestBodyPlan?

@@ -47,6 +47,9 @@ public struct RequestEvaluator: Sendable {
         /// Streams the body through substitution and refusal detection; nil when not needed.
         public var bodyPlan: RequestBodyPlan?
         public var isUpgrade: Bool
+        /// A WebSocket upgrade under a policy with secrets: frames from the upstream are
+        /// masked after the `101`, so no compression extension is offered upstream.
+        public var masksWebSocketFrames = false
     }
 
     /// Rules, then secrets, for a request to `target` (`tls`: over verified TLS to that host).
@@ -55,12 +58,17 @@ public struct RequestEvaluator: Sendable {
         upstreamHead.uri = target.pathAndQuery
         let isUpgrade = head.headers.contains(name: "upgrade")
         HopByHop.strip(&upstreamHead.headers, keepUpgrade: isUpgrade)
+        let masksWebSocketFrames = isUpgrade && active.secrets.isActive
+            && head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
+        if masksWebSocketFrames {
+            upstreamHead.headers.remove(name: "sec-websocket-extensions")
+        }
         if upstreamHead.headers["host"].isEmpty {
             upstreamHead.headers.add(name: "Host", value: target.hostHeader)
         }
         var outcome = RequestOutcome(
             decision: .allow(), upstreamHead: upstreamHead, substituted: [], refused: [], bodyPlan: nil,
-            isUpgrade: isUpgrade)
+            isUpgrade: isUpgrade, masksWebSocketFrames: masksWebSocketFrames)
 
         let rule = policy.ruleDecision(host: target.host, method: head.method.rawValue, path: target.path)
         if !rule.isAllowed {
