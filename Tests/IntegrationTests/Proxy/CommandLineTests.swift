@@ -82,6 +82,26 @@ struct CommandLineTests {
         #expect(!run.combinedText.contains("listening on"))
     }
 
+    @Test("dry-run through the CLI: --against prints only the changed entries; --fail-on-deny exits 3, else 0")
+    func dryRunCommand() async throws {
+        let fixtures = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/EgressProxyTests/Fixtures/har").path
+        let har = fixtures + "/llm-sdk-capture.har"
+        let against = try await runCLI([
+            "dry-run", "--policy", fixtures + "/policy-llm-v2.yaml", "--against", fixtures + "/policy-llm.yaml", har, "--format", "json",
+        ])
+        #expect(against.exitCode == 0, "\(against.combinedText)")
+        let report = try JSONValue.parse(against.stdoutText)
+        #expect(report["entries"]?.arrayValue?.compactMap { $0["index"]?.intValue } == [1, 4, 8])
+        let gate = try await runCLI(["dry-run", "--policy", fixtures + "/policy-llm-v2.yaml", har, "--fail-on-deny"])
+        #expect(gate.exitCode == 3, "\(gate.combinedText)")
+        #expect(gate.stdoutText.contains("deny"))
+        let noGate = try await runCLI(["dry-run", "--policy", fixtures + "/policy-llm-v2.yaml", har])
+        #expect(noGate.exitCode == 0)
+        let broken = try await runCLI(["dry-run", "--policy", fixtures + "/policy-llm.yaml", fixtures + "/broken-entry.har"])
+        #expect(broken.exitCode == 2)
+        #expect(broken.stderrText.contains("entry"), "a broken HAR names its entry: \(broken.stderrText)")
+    }
+
     @Test("run with a broken policy exits 2 instead of listening")
     func runRefusesBrokenPolicy() async throws {
         let scratch = try TemporaryDirectory(prefix: "run-broken")

@@ -182,6 +182,21 @@ struct RequestPolicyTests {
         }
     }
 
+    @Test("limits.requests_per_second in the sidecar: requests over the rate get 429 rate_limited")
+    func sidecarRequestsPerSecond() async throws {
+        let policy = PolicyYAML.make(sections: "limits:\n  requests_per_second: 2\n")
+        try await withUpstream(.plain) { upstream in
+            try await withProxy(ProxyConfiguration(policy: policy)) { proxy in
+                let result = try await Curl.run(proxy: proxy, caFile: nil, (0..<8).map { CurlRequest(upstream.url("/hello?i=\($0)")) })
+                let statuses = result.transfers.map(\.status)
+                #expect(statuses.filter { $0 == 200 }.count >= 2, "\(statuses)")
+                let limited = try #require(result.transfers.first { $0.status == 429 }, "\(statuses)")
+                expectDenial(limited, reason: "rate_limited", expectedStatus: 429)
+                try await expectAudit(proxy, "rate_limited") { $0.reason == "rate_limited" }
+            }
+        }
+    }
+
     @Test("a client that never finishes its request head is closed after header_timeout_seconds")
     func headerTimeoutClosesSlowClient() async throws {
         let policy = PolicyYAML.make(sections: "limits:\n  header_timeout_seconds: 1\n")
