@@ -36,10 +36,6 @@ public final class SandboxRegistry: Sendable {
         public var environment: [String: String]
         /// The most hosts each sandbox's leaf cache keeps.
         public var leafCacheCapacity: Int
-        /// Requests per second each sandbox may start (`SandboxLimiter`); nil: no bound.
-        public var requestsPerSecond: Double?
-        /// Requests a sandbox may start at once after a quiet period (default: one second's worth).
-        public var requestBurst: Double?
         /// `--capture-dir`: each sandbox's traffic goes to `DIR/<sandbox>.har`; nil: no capture.
         public var captureDirectory: String?
         public var captureMaxBodyBytes: Int
@@ -48,7 +44,6 @@ public final class SandboxRegistry: Sendable {
             policiesDirectory: String, caDirectory: String, sourceMapFile: String? = nil,
             refusedFeatures: Set<String> = [], environment: [String: String] = ProcessInfo.processInfo.environment,
             leafCacheCapacity: Int = LeafCertificateCache.defaultCapacity,
-            requestsPerSecond: Double? = nil, requestBurst: Double? = nil,
             captureDirectory: String? = nil, captureMaxBodyBytes: Int = CaptureWriter.defaultMaxBodyBytes
         ) {
             self.captureDirectory = captureDirectory
@@ -59,8 +54,6 @@ public final class SandboxRegistry: Sendable {
             self.refusedFeatures = refusedFeatures
             self.environment = environment
             self.leafCacheCapacity = leafCacheCapacity
-            self.requestsPerSecond = requestsPerSecond
-            self.requestBurst = requestBurst
         }
     }
 
@@ -372,8 +365,7 @@ public final class SandboxRegistry: Sendable {
 
     private func limiterSettings(_ policy: CompiledPolicy) -> SandboxLimiter.Settings {
         SandboxLimiter.Settings(maxConnections: policy.limits.maxConnections,
-                                requestsPerSecond: policy.limits.requestsPerSecond ?? configuration.requestsPerSecond,
-                                burst: configuration.requestBurst)
+                                requestsPerSecond: policy.limits.requestsPerSecond)
     }
 
     private func reloadSourceMap(_ report: inout ReloadReport) {

@@ -116,20 +116,13 @@ final class GlueHandler: GlueEndpoint, ChannelDuplexHandler {
 
     /// Counts bytes read on this side (i.e. sent towards the partner).
     private(set) var bytesRead = 0
-    /// Transforms bytes read on this side before they go to the partner (e.g. masking).
-    private let transform: ((ByteBuffer) -> ByteBuffer)?
 
-    private init(transform: ((ByteBuffer) -> ByteBuffer)?) {
-        self.transform = transform
-    }
+    private override init() {}
 
     /// A connected pair: bytes read on `a`'s channel are written to `b`'s channel and back.
-    static func matchedPair(
-        transformAToB: ((ByteBuffer) -> ByteBuffer)? = nil,
-        transformBToA: ((ByteBuffer) -> ByteBuffer)? = nil
-    ) -> (GlueHandler, GlueHandler) {
-        let a = GlueHandler(transform: transformAToB)
-        let b = GlueHandler(transform: transformBToA)
+    static func matchedPair() -> (GlueHandler, GlueHandler) {
+        let a = GlueHandler()
+        let b = GlueHandler()
         a.connect(to: b)
         b.connect(to: a)
         return (a, b)
@@ -137,17 +130,16 @@ final class GlueHandler: GlueEndpoint, ChannelDuplexHandler {
 
     /// One side, to be paired with `connect(to:)`.
     static func single() -> GlueHandler {
-        GlueHandler(transform: nil)
+        GlueHandler()
     }
 
     func handlerAdded(context: ChannelHandlerContext) { relayAdded(context) }
     func handlerRemoved(context: ChannelHandlerContext) { relayRemoved() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = Self.unwrapInboundIn(data)
+        let buffer = Self.unwrapInboundIn(data)
         bytesRead += buffer.readableBytes
-        if let transform { buffer = transform(buffer) }
-        partner?.partnerWrite(NIOAny(buffer))
+        partner?.partnerWrite(data)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) { relayReadComplete() }
