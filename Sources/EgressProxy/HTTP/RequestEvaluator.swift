@@ -141,18 +141,24 @@ public struct RequestEvaluator: Sendable {
             denied.bodyPlan = nil
             return (denied, inspection, detail)
         }
-        var edited = head
-        edited.headers = HTTPHeaders(pairs)
-        var editedTarget = target
-        editedTarget.pathAndQuery = target.path + (query.map { "?" + $0 } ?? "")
-        var second = request(head: edited, target: editedTarget, tls: tls)
-        if second.decision.isAllowed, inspection.bodyActive, inspection.mayChangeLength, Self.hasBody(head) {
-            // The body may change length: re-frame as chunked (HTTP/1.1 upstream).
-            second.upstreamHead.version = .http1_1
-            second.upstreamHead.headers.remove(name: "content-length")
-            second.upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        var outcome = first
+        let unedited = query == target.query
+            && pairs.elementsEqual(head.headers, by: { $0.0 == $1.name && $0.1 == $1.value })
+        if !unedited {
+            // The secrets go into the edited head (the common unedited head needs no second pass).
+            var edited = head
+            edited.headers = HTTPHeaders(pairs)
+            var editedTarget = target
+            editedTarget.pathAndQuery = target.path + (query.map { "?" + $0 } ?? "")
+            outcome = request(head: edited, target: editedTarget, tls: tls)
         }
-        return (second, inspection, nil)
+        if outcome.decision.isAllowed, inspection.bodyActive, inspection.mayChangeLength, Self.hasBody(head) {
+            // The body may change length: re-frame as chunked (HTTP/1.1 upstream).
+            outcome.upstreamHead.version = .http1_1
+            outcome.upstreamHead.headers.remove(name: "content-length")
+            outcome.upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+        return (outcome, inspection, nil)
     }
 
     /// The policy key behind an inspection denial (the `rule` of the audit record and the
