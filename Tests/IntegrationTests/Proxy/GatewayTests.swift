@@ -283,4 +283,36 @@ struct GatewayTests {
             }
         }
     }
+
+    @Test("redaction tokens stay the same across a policy reload (the sandbox's token vault is kept)")
+    func tokensSurviveReload() async throws {
+        let pki = try await TestPKI.shared()
+        let pii = "pii:\n  enabled: true\n  types: [email]\n  action: redact\n  hosts: [api.test]\n"
+        let policies = ["sb-a": Self.policy(token: Self.tokenA, env: "REAL_A", sections: pii)]
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(Self.configuration(policies)) { gateway in
+                let ca = gateway.caCertificatePath(sandbox: "sb-a")
+                func tokenSent(_ tag: String) async throws -> String? {
+                    _ = try await Curl.fetch(proxy: gateway, caFile: ca, upstream.url("/upload?t=\(tag)"),
+                                             Self.credentials("sb-a", Self.tokenA) + ["--data-binary", "mail jane.doe@acme-mail.net please", "-H", "Content-Type: text/plain"])
+                    let body = upstream.log.requests(path: "/upload").last.map { String(decoding: $0.bodyPrefix, as: UTF8.self) } ?? ""
+                    return body.range(of: #"\[EMAIL_ADDRESS_[0-9a-f]{6}\]"#, options: .regularExpression).map { String(body[$0]) }
+                }
+                let before = try #require(try await tokenSent("before"))
+                // A changed policy (one more rule) is swapped in; wait until it answers.
+                try Data(Self.policy(token: Self.tokenA, env: "REAL_A", sections: pii + "rules:\n  - {match: {host: api.test, path: \"/blocked\"}, action: deny}\n").utf8)
+                    .write(to: URL(fileURLWithPath: gateway.policiesDirectory + "/sb-a.yaml"))
+                var reloaded = false
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < .seconds(5) {
+                    let (_, probe) = try await Curl.fetch(proxy: gateway, caFile: ca, upstream.url("/blocked"), Self.credentials("sb-a", Self.tokenA))
+                    if probe.status == 403 { reloaded = true; break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(reloaded)
+                let after = try await tokenSent("after")
+                #expect(after == before, "the same value keeps its token: \(before) / \(after ?? "none")")
+            }
+        }
+    }
 }
