@@ -82,12 +82,17 @@ struct ByteFlags: OptionSet {
         return UnsafePointer(t)
     }()
 
+    /// The bytes the scan acts on: the table's ASCII entries and every non-ASCII byte.
+    static let interesting = ByteSet(Array("\\%+&[({".utf8), nonASCII: true)
+
     static func scan(_ p: UnsafeBufferPointer<UInt8>) -> ByteFlags {
         guard let base = p.baseAddress else { return [] }
         var acc: UInt8 = 0
         let table = ByteFlags.table
+        let interesting = ByteFlags.interesting
+        let all = escape.rawValue | character.rawValue | bracket.rawValue
         let n = p.count
-        var i = 0
+        var i = interesting.next(in: base, n, from: 0)
         while i < n {
             let f = table[Int(base[i])]
             if f != 0 {
@@ -96,8 +101,10 @@ struct ByteFlags: OptionSet {
                 } else if ByteFlags.needsCharacterPass(base, n, i) {
                     acc |= character.rawValue | (base[i] == UInt8(ascii: "&") ? 0 : bracket.rawValue)
                 }
+                // Nothing further can change the result.
+                if acc == all { break }
             }
-            i &+= 1
+            i = interesting.next(in: base, n, from: i &+ 1)
         }
         var f = ByteFlags(rawValue: acc)
         // ` dot ` / ` DOT ` anywhere, or ` at ` / ` AT ` next to a bracket form.
@@ -105,16 +112,15 @@ struct ByteFlags: OptionSet {
         return f
     }
 
-    /// Whether ` word ` occurs (all lower or all upper case), eight bytes at a time: a
-    /// SWAR test for the word's first letter, then a check at the few hits.
+    /// Whether ` word ` occurs (all lower or all upper case), 16 positions at a time: a
+    /// SIMD test for a space before the word's first letter, then a check at the few hits.
     static func containsWord(_ p: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool {
         guard let base = p.baseAddress else { return false }
         let n = p.count
         let w = word.utf8Start
         let wl = word.utf8CodeUnitCount
         guard n >= wl + 2 else { return false }
-        let first = UInt64(w[0] | 0x20)
-        let pattern = first &* 0x0101_0101_0101_0101
+        let first = w[0] | 0x20
         @inline(__always) func check(_ i: Int) -> Bool {
             guard i >= 1, i + wl < n, base[i - 1] == 0x20, base[i + wl] == 0x20 else { return false }
             let upper = base[i] < 0x61
@@ -124,22 +130,28 @@ struct ByteFlags: OptionSet {
             }
             return true
         }
-        var i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
-            let x = v ^ pattern
-            // Bytes of x that are zero mark the first letter (either case).
-            var hits = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-            while hits != 0 {
-                let k = hits.trailingZeroBitCount / 8
-                if check(i + k) { return true }
-                hits &= hits - 1
+        // 16 positions at a time: a space followed by the first letter (either case).
+        typealias V = SIMD16<UInt8>
+        let space = V(repeating: 0x20), letter = V(repeating: UInt8(first)), caseBit = V(repeating: 0x20)
+        let raw = UnsafeRawPointer(base)
+        var s = 0   // candidate space position
+        while s + 17 <= n {
+            let spaces = raw.loadUnaligned(fromByteOffset: s, as: V.self) .== space
+            let letters = (raw.loadUnaligned(fromByteOffset: s + 1, as: V.self) | caseBit) .== letter
+            let halves = unsafeBitCast(spaces .& letters, to: SIMD2<UInt64>.self)
+            for h in 0..<2 {
+                var bits = halves[h] & 0x8080_8080_8080_8080
+                while bits != 0 {
+                    let k = h * 8 + bits.trailingZeroBitCount >> 3
+                    if check(s + k + 1) { return true }
+                    bits &= bits - 1
+                }
             }
-            i += 8
+            s += 16
         }
-        while i < n {
-            if base[i] | 0x20 == UInt8(first), check(i) { return true }
-            i += 1
+        while s + 1 < n {
+            if base[s] == 0x20, base[s + 1] | 0x20 == UInt8(first), check(s + 1) { return true }
+            s += 1
         }
         return false
     }
@@ -177,16 +189,28 @@ struct ByteFlags: OptionSet {
 // MARK: - Pass 1: escapes
 
 enum EscapePass {
-    nonisolated(unsafe) static let special: UnsafePointer<Bool> = {
-        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
-        t.initialize(repeating: false, count: 256)
-        for c in ["\\", "%", "+"] { t[Int(Character(c).asciiValue!)] = true }
-        return UnsafePointer(t)
-    }()
+    /// The bytes that may start an escape: `\\`, `%`, `+`.
+    static let bytes = ByteSet(Array("\\%+".utf8))
+
+    /// The bytes that end a form-encoded segment (``isSegmentDelimiter``), and the bytes
+    /// that make a segment form-encoded.
+    static let segmentDelimiters = ByteSet([0x20, 0x09, 0x0A, 0x0D, 0x22, 0x27, 0x3C, 0x3E])
+    static let formBytes = ByteSet(Array("=&?%".utf8))
 
     /// Bytes that end a form-encoded segment.
     @inline(__always) static func isSegmentDelimiter(_ b: UInt8) -> Bool {
         b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x22 || b == 0x27 || b == 0x3C || b == 0x3E
+    }
+
+    /// Copies the pending run `start ..< upTo` to the output. (A static function with
+    /// `inout` arguments: a nested function capturing `out` and `map` would box them and
+    /// check exclusivity at run time on every access.)
+    @inline(__always)
+    static func flush(_ out: inout [UInt8], _ map: inout OffsetMap, _ p: UnsafeBufferPointer<UInt8>, from start: Int, to upTo: Int) {
+        if upTo > start {
+            map.copy(out: out.count, input: start, len: upTo - start)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<upTo]))
+        }
     }
 
     static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap) {
@@ -201,16 +225,13 @@ enum EscapePass {
         var segIsForm = false
         var scannedUpTo = 0
 
-        @inline(__always) func flush(_ upTo: Int) {
-            if upTo > runStart {
-                map.copy(out: out.count, input: runStart, len: upTo - runStart)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<upTo]))
-            }
-        }
 
+        let escapes = EscapePass.bytes
+        guard let base = p.baseAddress else { return (out, map) }
         while i < n {
+            i = escapes.next(in: base, n, from: i)
+            guard i < n else { break }
             let b = p[i]
-            if !special[Int(b)] { i += 1; continue }
             switch b {
             case 0x5C: // backslash
                 guard i + 1 < n else { i += 1; continue }
@@ -225,7 +246,7 @@ enum EscapePass {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "'"): value = c
                 case UInt8(ascii: "u"):
                     if let (cp, len) = unicodeEscape(p, at: i) {
-                        flush(i)
+                        flush(&out, &map, p, from: runStart, to: i)
                         let o = out.count
                         let k = UTF8Scalar.encode(cp, into: &out)
                         map.token(out: o, input: i, inLen: len, outLen: k)
@@ -236,7 +257,7 @@ enum EscapePass {
                 default: break
                 }
                 if let v = value {
-                    flush(i)
+                    flush(&out, &map, p, from: runStart, to: i)
                     map.token(out: out.count, input: i, inLen: 2, outLen: 1)
                     out.append(v)
                     i += 2
@@ -246,7 +267,7 @@ enum EscapePass {
                 }
             case 0x25: // percent
                 if i + 2 < n, isHexDigit(p[i + 1]), isHexDigit(p[i + 2]) {
-                    flush(i)
+                    flush(&out, &map, p, from: runStart, to: i)
                     map.token(out: out.count, input: i, inLen: 3, outLen: 1)
                     out.append(UInt8(hexValue(p[i + 1]) << 4 | hexValue(p[i + 2])))
                     i += 3
@@ -260,23 +281,23 @@ enum EscapePass {
                     // further back than already scanned), forward to the next one.
                     var s = i
                     while s > scannedUpTo, !isSegmentDelimiter(p[s - 1]) { s -= 1 }
-                    var e = i
-                    while e < n, !isSegmentDelimiter(p[e]) { e += 1 }
+                    let e = EscapePass.segmentDelimiters.next(in: base, n, from: i)
                     var hasEq = false, hasAmpOrQuery = false
-                    var k = s
+                    var k = EscapePass.formBytes.next(in: base, e, from: s)
                     while k < e {
                         let c = p[k]
                         if c == 0x3D { hasEq = true }
                         else if c == 0x26 || c == 0x3F { hasAmpOrQuery = true }
                         else if c == 0x25, k + 2 < e, isHexDigit(p[k + 1]), isHexDigit(p[k + 2]) { hasAmpOrQuery = true }
-                        k += 1
+                        if hasEq && hasAmpOrQuery { break }
+                        k = EscapePass.formBytes.next(in: base, e, from: k + 1)
                     }
                     segEnd = e
                     scannedUpTo = e
                     segIsForm = hasEq && hasAmpOrQuery
                 }
                 if segIsForm {
-                    flush(i)
+                    flush(&out, &map, p, from: runStart, to: i)
                     map.token(out: out.count, input: i, inLen: 1, outLen: 1)
                     out.append(0x20)
                     i += 1
@@ -286,7 +307,7 @@ enum EscapePass {
                 }
             }
         }
-        flush(n)
+        flush(&out, &map, p, from: runStart, to: n)
         return (out, map)
     }
 
@@ -319,18 +340,6 @@ enum EscapePass {
 // MARK: - Pass 2: characters
 
 enum CharacterPass {
-    /// Bytes that stop the copy loop; the space only in bare-word mode.
-    nonisolated(unsafe) static let special: UnsafePointer<Bool> = table(withSpace: false)
-    nonisolated(unsafe) static let specialWithSpace: UnsafePointer<Bool> = table(withSpace: true)
-
-    static func table(withSpace: Bool) -> UnsafePointer<Bool> {
-        let t = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
-        t.initialize(repeating: false, count: 256)
-        for c in ["&", "[", "(", "{"] { t[Int(Character(c).asciiValue!)] = true }
-        if withSpace { t[0x20] = true }
-        for b in 0x80...0xFF { t[b] = true }
-        return UnsafePointer(t)
-    }
 
     /// Named HTML entities that matter for the detectors (and the common ones).
     static let namedEntities: [String: UInt32] = [
@@ -344,9 +353,14 @@ enum CharacterPass {
         "lcub": 0x7B, "rcub": 0x7D, "grave": 0x60, "Hat": 0x5E, "tilde": 0x7E, "copy": 0xA9,
     ]
 
+    /// Bytes that stop the copy loop (every non-ASCII byte too); the space only in
+    /// bare-word mode.
+    static let stops = ByteSet(Array("&[({".utf8), nonASCII: true)
+    static let stopsWithSpace = ByteSet(Array("&[({ ".utf8), nonASCII: true)
+
     static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool) -> ([UInt8], OffsetMap) {
         var state = State(p)
-        state.run(special: bareWords ? specialWithSpace : special)
+        state.run(stops: bareWords ? stopsWithSpace : stops)
         return (state.out, state.map)
     }
 
@@ -413,10 +427,12 @@ enum CharacterPass {
             return start
         }
 
-        mutating func run(special: UnsafePointer<Bool>) {
+        mutating func run(stops: ByteSet) {
+            guard let base = p.baseAddress else { return }
             while i < n {
+                i = stops.next(in: base, n, from: i)
+                guard i < n else { break }
                 let b = p[i]
-                if !special[Int(b)] { i += 1; continue }
                 if b >= 0x80 {
                     if let (cp, len) = UTF8Scalar.decode(p, at: i) {
                         if case .keep = UnicodeFolding.foldForDetection(cp) { i += len; continue }

@@ -17,8 +17,9 @@ public final class Detector: Sendable {
     struct Program: @unchecked Sendable {
         let regex: Regex2
         let types: Set<EntityType>
-        /// Literals of which one must occur in the body for the program to run.
-        let needles: [StaticString]
+        /// Literals of which one must occur in the body for the program to run (bits of
+        /// ``needleFinder``'s list).
+        let needles: UInt32
     }
 
     /// The anchored PII patterns (nil when no requested type needs them).
@@ -27,6 +28,7 @@ public final class Detector: Sendable {
     let ipv6: Regex2?
     let email: Regex2?
     let secrets: [Program]
+    let needleFinder: NeedleFinder
     let mask: TypeMask
 
     /// Compiles the patterns for `types` (all types by default).
@@ -40,8 +42,12 @@ public final class Detector: Sendable {
         iban = mask.has(.IBAN_CODE) ? try Regex2(IBANFinder.pattern, options: .anchored) : nil
         ipv6 = mask.has(.IP_ADDRESS) ? try Regex2(IPFinder.v6Pattern, options: .anchored) : nil
         email = mask.has(.EMAIL_ADDRESS) ? try Regex2(EmailFinder.pattern, options: .anchored) : nil
-        secrets = try SecretPatterns.specs.filter { !$0.types.isDisjoint(with: types) }.map {
-            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types, needles: $0.needles)
+        let specs = SecretPatterns.specs.filter { !$0.types.isDisjoint(with: types) }
+        let finder = NeedleFinder(specs.flatMap { $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) } })
+        needleFinder = finder
+        secrets = try specs.map {
+            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types,
+                    needles: finder.bits(for: $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) }))
         }
         // The per-thread match data holds 16 groups; the patterns use at most one.
         let maxCaptures = ([numbers, iban, ipv6, email].compactMap { $0?.captureCount } + secrets.map(\.regex.captureCount)).max() ?? 0
@@ -112,50 +118,95 @@ public final class Detector: Sendable {
             ipv6.removeAll(keepingCapacity: true)
             email.removeAll(keepingCapacity: true)
         }
+
+        /// Records the starts at `i` (a digit, `+`, `(`, `:` or `@`; other bytes add nothing).
+        @inline(__always)
+        mutating func consider(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ roles: UnsafePointer<UInt8>) {
+            let b = base[i]
+            let role = roles[Int(b)]
+            guard role & (StartRole.digit | StartRole.plusParen | StartRole.colon | StartRole.at) != 0 else { return }
+            let prevByte: UInt8 = i > 0 ? base[i - 1] : 0
+            let previous = roles[Int(prevByte)]   // role of the previous byte (0 at the start)
+            if role & StartRole.digit != 0 {
+                // A run of digits starts here (not inside a word or dotted token).
+                if previous & (StartRole.word | StartRole.chainGlue) == 0 {
+                    numbers.append(Int32(i))
+                } else if previous & StartRole.word != 0, previous & StartRole.digit == 0,
+                          i >= 2, roles[Int(base[i - 2])] & StartRole.word != 0 && roles[Int(base[i - 2])] & StartRole.digit == 0,
+                          i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0,
+                          i < 3 || roles[Int(base[i - 3])] & StartRole.word == 0 {
+                    // Two letters starting a word, then two digits: an IBAN's country
+                    // code and check digits.
+                    iban.append(Int32(i))
+                }
+            } else if role & StartRole.plusParen != 0 {
+                if i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0
+                    || (i + 2 < n && (base[i + 1] == 0x20 || base[i + 1] == UInt8(ascii: "(")) && roles[Int(base[i + 2])] & StartRole.digit != 0) {
+                    if previous & StartRole.word == 0 { numbers.append(Int32(i)) }
+                }
+            } else if role & StartRole.colon != 0 {
+                if isHexDigit(prevByte) || (i + 1 < n && base[i + 1] == UInt8(ascii: ":")) { ipv6.append(Int32(i)) }
+            } else {
+                email.append(Int32(i))
+            }
+        }
     }
 
-    /// One pass over the decoded text: where each PII pattern may start, and the byte
-    /// pairs present (for the secret patterns' literals).
-    func findStarts(_ p: UnsafeBufferPointer<UInt8>, _ bigrams: inout BigramFilter, into starts: inout Starts) {
+    /// One pass over the decoded text: where each PII pattern may start, and which of the
+    /// secret patterns' literals occur (bit `k` for ``NeedleFinder/needles`` `[k]`).
+    ///
+    /// 16 positions at a time: SIMD compares mark the bytes that may start a pattern
+    /// (the first digit of a run, `+`, `(`, `:`, `@`) and the places where a literal's
+    /// first two bytes occur; only those positions are looked at one by one.
+    func findStarts(_ p: UnsafeBufferPointer<UInt8>, into starts: inout Starts) -> UInt32 {
         starts.reset()
-        guard let base = p.baseAddress, p.count > 0 else { return }
+        guard let base = p.baseAddress, p.count > 0 else { return 0 }
         let n = p.count
         let roles = Detector.startRoles
-        var previous: UInt8 = 0      // role of the previous byte
-        var prevByte: UInt8 = 0
-        var i = 0
-        while i < n {
-            let b = base[i]
-            bigrams.add(prevByte, b)
-            let role = roles[Int(b)]
-            if role & (StartRole.digit | StartRole.plusParen | StartRole.colon | StartRole.at) != 0 {
-                if role & StartRole.digit != 0 {
-                    // A run of digits starts here (not inside a word or dotted token).
-                    if previous & (StartRole.word | StartRole.chainGlue) == 0 {
-                        starts.numbers.append(Int32(i))
-                    } else if previous & StartRole.word != 0, previous & StartRole.digit == 0,
-                              i >= 2, roles[Int(base[i - 2])] & StartRole.word != 0 && roles[Int(base[i - 2])] & StartRole.digit == 0,
-                              i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0,
-                              i < 3 || roles[Int(base[i - 3])] & StartRole.word == 0 {
-                        // Two letters starting a word, then two digits: an IBAN's country
-                        // code and check digits.
-                        starts.iban.append(Int32(i))
-                    }
-                } else if role & StartRole.plusParen != 0 {
-                    if i + 1 < n, roles[Int(base[i + 1])] & StartRole.digit != 0
-                        || (i + 2 < n && (base[i + 1] == 0x20 || base[i + 1] == UInt8(ascii: "(")) && roles[Int(base[i + 2])] & StartRole.digit != 0) {
-                        if previous & StartRole.word == 0 { starts.numbers.append(Int32(i)) }
-                    }
-                } else if role & StartRole.colon != 0 {
-                    if isHexDigit(prevByte) || (i + 1 < n && base[i + 1] == UInt8(ascii: ":")) { starts.ipv6.append(Int32(i)) }
-                } else {
-                    starts.email.append(Int32(i))
-                }
-            }
-            previous = role
-            prevByte = b
-            i &+= 1
+        let finder = needleFinder
+        var found: UInt32 = 0
+
+        @inline(__always) func one(_ i: Int) {
+            starts.consider(base, n, i, roles)
+            found |= finder.match(base, n, i)
         }
+
+        typealias V = SIMD16<UInt8>
+        let zero = V(repeating: 0x30), ten = V(repeating: 10)
+        let dot = V(repeating: 0x2E), dash = V(repeating: 0x2D), plus = V(repeating: 0x2B)
+        let paren = V(repeating: 0x28), colon = V(repeating: 0x3A), at = V(repeating: 0x40)
+        let raw = UnsafeRawPointer(base)
+        one(0)
+        var i = 1
+        finder.pairs { first, second, pairCount in
+            while i &+ 17 <= n {
+                let prev = raw.loadUnaligned(fromByteOffset: i &- 1, as: V.self)
+                let v = raw.loadUnaligned(fromByteOffset: i, as: V.self)
+                let next = raw.loadUnaligned(fromByteOffset: i &+ 1, as: V.self)
+                let digit = (v &- zero) .< ten
+                let prevJoins = ((prev &- zero) .< ten) .| (prev .== dot) .| (prev .== dash)
+                let startLanes = (digit .& .!prevJoins) .| (v .== plus) .| (v .== paren) .| (v .== colon) .| (v .== at)
+                var pairLanes = (v .== first[0]) .& (next .== second[0])
+                var k = 1
+                while k < pairCount {
+                    pairLanes = pairLanes .| ((v .== first[k]) .& (next .== second[k]))
+                    k &+= 1
+                }
+                var bits = LaneBits.of(startLanes)
+                while bits != 0 {
+                    starts.consider(base, n, i &+ bits.trailingZeroBitCount, roles)
+                    bits &= bits &- 1
+                }
+                bits = LaneBits.of(pairLanes)
+                while bits != 0 {
+                    found |= finder.match(base, n, i &+ bits.trailingZeroBitCount)
+                    bits &= bits &- 1
+                }
+                i &+= 16
+            }
+        }
+        while i < n { one(i); i &+= 1 }
+        return found
     }
 
     // MARK: Candidates
@@ -169,8 +220,7 @@ public final class Detector: Sendable {
         defer { workspace.candidates = out }
         let scratch = workspace.match
         let raw = UnsafeRawBufferPointer(p)
-        var bigrams = BigramFilter()
-        findStarts(p, &bigrams, into: &workspace.starts)
+        let literals = findStarts(p, into: &workspace.starts)
         let starts = workspace.starts
 
         // Digit chains: cards, SSNs, phone numbers, IPv4.
@@ -209,7 +259,7 @@ public final class Detector: Sendable {
             }
         }
 
-        for program in secrets where program.needles.contains(where: { bigrams.mayContain($0) }) {
+        for program in secrets where program.needles & literals != 0 {
             do {
                 try findSecrets(program.regex, program.types, p, raw, scratch, &out)
             } catch {

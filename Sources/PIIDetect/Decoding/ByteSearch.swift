@@ -1,0 +1,88 @@
+// MARK: - Finding the next interesting byte, 16 bytes at a time
+
+/// A set of up to eight byte values (optionally with every non-ASCII byte), searched for
+/// 16 bytes at a time with SIMD compares. The passes over a body use it to jump from one
+/// byte they act on to the next instead of testing every byte: most bytes of a body are
+/// letters, digits and spaces that no pass changes.
+///
+/// The constants are vectors (comparing a vector with a scalar literal makes Swift fall
+/// back to a per-lane loop).
+struct ByteSet {
+    typealias Vector = SIMD16<UInt8>
+    private let values: (Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector)
+    private let highMask: Vector
+    /// Per-byte membership, for the tail shorter than a vector.
+    private let member: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ bytes: [UInt8], nonASCII: Bool = false) {
+        precondition(!bytes.isEmpty && bytes.count <= 8, "ByteSet holds one to eight values")
+        var v = [Vector](repeating: Vector(repeating: bytes[0]), count: 8)
+        for (k, b) in bytes.enumerated() { v[k] = Vector(repeating: b) }
+        values = (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+        // `b & highMask != 0` holds for every non-ASCII byte when enabled, never otherwise.
+        highMask = Vector(repeating: nonASCII ? 0x80 : 0)
+        var m: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        func set(_ b: Int) {
+            switch b >> 6 {
+            case 0: m.0 |= 1 << UInt64(b & 63)
+            case 1: m.1 |= 1 << UInt64(b & 63)
+            case 2: m.2 |= 1 << UInt64(b & 63)
+            default: m.3 |= 1 << UInt64(b & 63)
+            }
+        }
+        for b in bytes { set(Int(b)) }
+        if nonASCII { for b in 0x80...0xFF { set(b) } }
+        member = m
+    }
+
+    @inline(__always) func contains(_ b: UInt8) -> Bool {
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = member.0
+        case 1: word = member.1
+        case 2: word = member.2
+        default: word = member.3
+        }
+        return word & (1 << UInt64(b & 63)) != 0
+    }
+
+    @inline(__always) private func matches(_ x: Vector) -> SIMDMask<SIMD16<Int8>> {
+        // Unused slots repeat the first value, so all eight compares always run.
+        let m = (x .== values.0) .| (x .== values.1) .| (x .== values.2) .| (x .== values.3)
+            .| (x .== values.4) .| (x .== values.5) .| (x .== values.6) .| (x .== values.7)
+        return m .| ((x & highMask) .!= Vector(repeating: 0))
+    }
+
+    /// The position of the first byte at or after `start` that is in the set, or `n`.
+    @inline(__always)
+    func next(in base: UnsafePointer<UInt8>, _ n: Int, from start: Int) -> Int {
+        var i = start
+        let raw = UnsafeRawPointer(base)
+        while i &+ 16 <= n {
+            let m = matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self))
+            let bytes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+            if bytes[0] != 0 { return i &+ (bytes[0].trailingZeroBitCount >> 3) }
+            if bytes[1] != 0 { return i &+ 8 &+ (bytes[1].trailingZeroBitCount >> 3) }
+            i &+= 16
+        }
+        while i < n, !contains(base[i]) { i &+= 1 }
+        return i
+    }
+}
+
+/// Lane masks of 16-byte vectors as integers (lane `k` → bit `k`), so the set lanes can
+/// be visited with `trailingZeroBitCount`.
+///
+/// A `SIMDMask<SIMD16<Int8>>` is stored as 16 bytes, 0xFF for a set lane and 0 for a
+/// clear one, so it is read as two 64-bit words. (`replacing(with:where:)` would say
+/// the same, but in large functions Swift compiles it to a loop over the lanes.)
+enum LaneBits {
+    @inline(__always)
+    static func of(_ m: SIMDMask<SIMD16<Int8>>) -> UInt32 {
+        let bytes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+        // Gathers bit 7 of each byte into one byte.
+        let lo = ((bytes[0] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+        let hi = ((bytes[1] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+        return UInt32(truncatingIfNeeded: lo | hi << 8)
+    }
+}
