@@ -163,29 +163,30 @@ public final class Detector: Sendable {
         guard let base = p.baseAddress, p.count > 0 else { return 0 }
         let n = p.count
         let roles = Detector.startRoles
-        let finder = needleFinder
         var found: UInt32 = 0
 
-        @inline(__always) func one(_ i: Int) {
-            starts.consider(base, n, i, roles)
-            found |= finder.match(base, n, i)
-        }
-
         typealias V = SIMD16<UInt8>
-        let zero = V(repeating: 0x30), ten = V(repeating: 10)
+        let zero = V(repeating: 0x30), ten = V(repeating: 10), six = V(repeating: 6)
+        let lowerA = V(repeating: 0x61), caseBit = V(repeating: 0x20)
         let dot = V(repeating: 0x2E), dash = V(repeating: 0x2D), plus = V(repeating: 0x2B)
         let paren = V(repeating: 0x28), colon = V(repeating: 0x3A), at = V(repeating: 0x40)
-        let raw = UnsafeRawPointer(base)
-        one(0)
-        var i = 1
-        finder.pairs { first, second, pairCount in
-            while i &+ 17 <= n {
-                let prev = raw.loadUnaligned(fromByteOffset: i &- 1, as: V.self)
-                let v = raw.loadUnaligned(fromByteOffset: i, as: V.self)
-                let next = raw.loadUnaligned(fromByteOffset: i &+ 1, as: V.self)
+        // The last block is read from a zero-padded copy: `prev` is the byte before the
+        // block, then the block, then padding (zero bytes start nothing and match no pair).
+        var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
+        needleFinder.pairs { first, second, pairCount in
+            /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` is the
+            /// byte before position `i`).
+            @inline(__always) func block(_ raw: UnsafeRawPointer, _ o: Int, _ i: Int) {
+                let prev = raw.loadUnaligned(fromByteOffset: o &- 1, as: V.self)
+                let v = raw.loadUnaligned(fromByteOffset: o, as: V.self)
+                let next = raw.loadUnaligned(fromByteOffset: o &+ 1, as: V.self)
                 let digit = (v &- zero) .< ten
-                let prevJoins = ((prev &- zero) .< ten) .| (prev .== dot) .| (prev .== dash)
-                let startLanes = (digit .& .!prevJoins) .| (v .== plus) .| (v .== paren) .| (v .== colon) .| (v .== at)
+                let prevDigit = (prev &- zero) .< ten
+                let prevJoins = prevDigit .| (prev .== dot) .| (prev .== dash)
+                // A colon matters after a hex digit or before another colon (IPv6).
+                let prevHex = prevDigit .| (((prev | caseBit) &- lowerA) .< six)
+                let colons = (v .== colon) .& (prevHex .| (next .== colon))
+                let startLanes = (digit .& .!prevJoins) .| (v .== plus) .| (v .== paren) .| colons .| (v .== at)
                 var pairLanes = (v .== first[0]) .& (next .== second[0])
                 var k = 1
                 while k < pairCount {
@@ -194,18 +195,42 @@ public final class Detector: Sendable {
                 }
                 var bits = LaneBits.of(startLanes)
                 while bits != 0 {
-                    starts.consider(base, n, i &+ bits.trailingZeroBitCount, roles)
+                    let j = i &+ bits.trailingZeroBitCount
+                    if j < n { starts.consider(base, n, j, roles) }
                     bits &= bits &- 1
                 }
                 bits = LaneBits.of(pairLanes)
                 while bits != 0 {
-                    found |= finder.match(base, n, i &+ bits.trailingZeroBitCount)
+                    let j = i &+ bits.trailingZeroBitCount
+                    if j < n { found |= needleFinder.match(base, n, j) }
                     bits &= bits &- 1
                 }
-                i &+= 16
+            }
+            var i = 0
+            if n >= 18 {
+                // Position 0 has no byte before it: the first block starts at 1.
+                starts.consider(base, n, 0, roles)
+                found |= needleFinder.match(base, n, 0)
+                i = 1
+                let raw = UnsafeRawPointer(base)
+                while i &+ 17 <= n {
+                    block(raw, i, i)
+                    i &+= 16
+                }
+            }
+            // The rest (under 17 positions, or a short body) in blocks of the padded copy.
+            while i < n {
+                let count = min(16, n - i)
+                withUnsafeMutableBytes(of: &tail) { buf in
+                    buf.initializeMemory(as: UInt8.self, repeating: 0)
+                    if i > 0 { buf[0] = base[i - 1] }
+                    // The block and the byte after it, if any (a pair's second byte).
+                    for k in 0..<min(count + 1, n - i) { buf[1 + k] = base[i + k] }
+                    block(UnsafeRawPointer(buf.baseAddress!), 1, i)
+                }
+                i &+= count
             }
         }
-        while i < n { one(i); i &+= 1 }
         return found
     }
 

@@ -1,0 +1,95 @@
+import Testing
+@testable import PIIDetect
+
+/// The passes that look at 16 bytes at a time must see exactly what a byte-by-byte scan
+/// sees, at every alignment and at the edges of short bodies.
+@Suite struct VectorScanTests {
+    /// Bodies mixing the bytes the passes act on, at every length up to 80.
+    static func bodies() -> [[UInt8]] {
+        let pieces: [[UInt8]] = ["a", "7", "42", " ", ":", "::", "fe", "+", "(", "@", ".", "-", "\\", "%", "&",
+                                 "[", "{", "é", "\u{200B}", "ghp_", "sk-", "ecret", "AKIA", "eyJ", "xox", "_live_",
+                                 "-----BEGIN ", "hooks.slack.com", "DE", " dot ", " DOT ", "\"", "\n"].map { Array($0.utf8) }
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        var out: [[UInt8]] = []
+        for length in 0...80 {
+            for _ in 0..<12 {
+                var body: [UInt8] = []
+                while body.count < length {
+                    state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                    body += pieces[Int(state % UInt64(pieces.count))]
+                }
+                out.append(Array(body.prefix(length)))
+            }
+        }
+        // One piece at every offset of a neutral background: block edges, the last block.
+        for length in 14...40 {
+            for piece in ["::", "sk-", "ghp_", "12", "a@"].map({ Array($0.utf8) }) {
+                for offset in 0...(length - piece.count) {
+                    var body = [UInt8](repeating: UInt8(ascii: "z"), count: length)
+                    body.replaceSubrange(offset..<(offset + piece.count), with: piece)
+                    out.append(body)
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func startsAndLiteralsMatchAByteByByteScan() throws {
+        let detector = try Detector()
+        var workspace = Detector.Starts()
+        for body in Self.bodies() {
+            body.withUnsafeBufferPointer { p in
+                let literals = detector.findStarts(p, into: &workspace)
+                var expected = Detector.Starts()
+                var expectedLiterals: UInt32 = 0
+                for i in 0..<p.count {
+                    expected.consider(p.baseAddress!, p.count, i, Detector.startRoles)
+                    for (k, needle) in detector.needleFinder.needles.enumerated()
+                    where i + needle.count <= p.count && Array(p[i..<(i + needle.count)]) == needle {
+                        expectedLiterals |= 1 << UInt32(k)
+                    }
+                }
+                let text = String(decoding: body, as: UTF8.self)
+                #expect(workspace.numbers == expected.numbers, "numbers in \(text.debugDescription)")
+                #expect(workspace.iban == expected.iban, "iban in \(text.debugDescription)")
+                #expect(workspace.ipv6 == expected.ipv6, "ipv6 in \(text.debugDescription)")
+                #expect(workspace.email == expected.email, "email in \(text.debugDescription)")
+                #expect(literals == expectedLiterals, "literals in \(text.debugDescription)")
+            }
+        }
+    }
+
+    @Test func byteSetFindsTheFirstMember() {
+        let set = ByteSet(Array("\\%+&[({".utf8), nonASCII: true)
+        for body in Self.bodies() {
+            body.withUnsafeBufferPointer { p in
+                guard let base = p.baseAddress else { return }
+                for start in 0...p.count {
+                    let expected = (start..<p.count).first { i in
+                        let b = p[i]
+                        return b >= 0x80 || "\\%+&[({".utf8.contains(b)
+                    } ?? p.count
+                    #expect(set.next(in: base, p.count, from: start) == expected)
+                }
+            }
+        }
+    }
+
+    @Test func wordSearchMatchesAByteByByteSearch() {
+        for body in Self.bodies() {
+            body.withUnsafeBufferPointer { p in
+                for word in ["dot", "at"] as [StaticString] {
+                    let w = Array(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+                    var expected = false
+                    if p.count >= w.count + 2 {
+                        for i in 1..<(p.count - w.count) where p[i - 1] == 0x20 && p[i + w.count] == 0x20 {
+                            let s = Array(p[i..<(i + w.count)])
+                            if s == w || s == w.map({ $0 - 0x20 }) { expected = true }
+                        }
+                    }
+                    #expect(ByteFlags.containsWord(p, word) == expected, "\(String(decoding: body, as: UTF8.self).debugDescription)")
+                }
+            }
+        }
+    }
+}
