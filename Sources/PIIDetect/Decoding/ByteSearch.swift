@@ -46,11 +46,11 @@ struct ByteSet {
         return word & (1 << UInt64(b & 63)) != 0
     }
 
-    @inline(__always) private func matches(_ x: Vector) -> SIMDMask<SIMD16<Int8>> {
+    @inline(__always) private func matches(_ x: Vector) -> Vector {
         // Unused slots repeat the first value, so all eight compares always run.
-        let m = (x .== values.0) .| (x .== values.1) .| (x .== values.2) .| (x .== values.3)
-            .| (x .== values.4) .| (x .== values.5) .| (x .== values.6) .| (x .== values.7)
-        return m .| ((x & highMask) .!= Vector(repeating: 0))
+        let m = Lanes.eq(x, values.0) | Lanes.eq(x, values.1) | Lanes.eq(x, values.2) | Lanes.eq(x, values.3)
+            | Lanes.eq(x, values.4) | Lanes.eq(x, values.5) | Lanes.eq(x, values.6) | Lanes.eq(x, values.7)
+        return m | Lanes.ne(x & highMask, Vector(repeating: 0))
     }
 
     /// The position of the first byte at or after `start` that is in the set, or `n`.
@@ -59,8 +59,7 @@ struct ByteSet {
         var i = start
         let raw = UnsafeRawPointer(base)
         while i &+ 16 <= n {
-            let m = matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self))
-            let bytes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+            let bytes = unsafeBitCast(matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self)), to: SIMD2<UInt64>.self)
             if bytes[0] != 0 { return i &+ (bytes[0].trailingZeroBitCount >> 3) }
             if bytes[1] != 0 { return i &+ 8 &+ (bytes[1].trailingZeroBitCount >> 3) }
             i &+= 16
@@ -70,19 +69,27 @@ struct ByteSet {
     }
 }
 
-/// Lane masks of 16-byte vectors as integers (lane `k` → bit `k`), so the set lanes can
-/// be visited with `trailingZeroBitCount`.
+/// Lane masks as plain vectors: 0xFF in a lane that holds, 0 in one that does not.
 ///
-/// A `SIMDMask<SIMD16<Int8>>` is stored as 16 bytes, 0xFF for a set lane and 0 for a
-/// clear one, so it is read as two 64-bit words. (`replacing(with:where:)` would say
-/// the same, but in large functions Swift compiles it to a loop over the lanes.)
-enum LaneBits {
+/// Swift's `SIMDMask` operators (`.&`, `.|`) make LLVM re-normalise the lanes after
+/// every step (a shift, an and and a compare); kept as bytes, a mask is combined with
+/// one instruction. A `SIMDMask<SIMD16<Int8>>` is stored as exactly these bytes.
+enum Lanes {
+    typealias Vector = SIMD16<UInt8>
+
+    @inline(__always) static func eq(_ a: Vector, _ b: Vector) -> Vector { unsafeBitCast(a .== b, to: Vector.self) }
+    @inline(__always) static func ne(_ a: Vector, _ b: Vector) -> Vector { unsafeBitCast(a .!= b, to: Vector.self) }
+    /// Lanes where `a < b` (unsigned).
+    @inline(__always) static func lt(_ a: Vector, _ b: Vector) -> Vector { unsafeBitCast(a .< b, to: Vector.self) }
+
+    /// One bit per lane (lane `k` → bit `k`), so the set lanes can be visited with
+    /// `trailingZeroBitCount`.
     @inline(__always)
-    static func of(_ m: SIMDMask<SIMD16<Int8>>) -> UInt32 {
-        let bytes = unsafeBitCast(m, to: SIMD2<UInt64>.self)
+    static func bits(_ m: Vector) -> UInt32 {
+        let words = unsafeBitCast(m, to: SIMD2<UInt64>.self)
         // Gathers bit 7 of each byte into one byte.
-        let lo = ((bytes[0] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
-        let hi = ((bytes[1] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+        let lo = ((words[0] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
+        let hi = ((words[1] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
         return UInt32(truncatingIfNeeded: lo | hi << 8)
     }
 }

@@ -30,9 +30,13 @@ public enum TextDecoder {
         var flags = initial
         var current: [UInt8]? = nil
         if flags.contains(.escape) {
-            let (out, map) = EscapePass.run(raw)
+            let (out, map, significant) = EscapePass.run(raw)
             layers.append(map)
-            flags = out.withUnsafeBufferPointer { ByteFlags.scan($0) }
+            // When every decoded byte is one the flags ignore (the common JSON escapes),
+            // whatever the flags find in the output was already in the body next to the
+            // same bytes, so the body's flags hold (a superset at worst: the character
+            // pass then changes nothing). Otherwise the output is scanned again.
+            if significant { flags = out.withUnsafeBufferPointer { ByteFlags.scan($0) } }
             current = out
         }
         if flags.contains(.character) || flags.contains(.bareWord) {
@@ -136,9 +140,9 @@ struct ByteFlags: OptionSet {
         let raw = UnsafeRawPointer(base)
         var s = 0   // candidate space position
         while s + 17 <= n {
-            let spaces = raw.loadUnaligned(fromByteOffset: s, as: V.self) .== space
-            let letters = (raw.loadUnaligned(fromByteOffset: s + 1, as: V.self) | caseBit) .== letter
-            let halves = unsafeBitCast(spaces .& letters, to: SIMD2<UInt64>.self)
+            let spaces = Lanes.eq(raw.loadUnaligned(fromByteOffset: s, as: V.self), space)
+            let letters = Lanes.eq(raw.loadUnaligned(fromByteOffset: s + 1, as: V.self) | caseBit, letter)
+            let halves = unsafeBitCast(spaces & letters, to: SIMD2<UInt64>.self)
             for h in 0..<2 {
                 var bits = halves[h] & 0x8080_8080_8080_8080
                 while bits != 0 {
@@ -213,8 +217,18 @@ enum EscapePass {
         }
     }
 
-    static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap) {
+    /// Whether a decoded byte can take part in what ``ByteFlags`` looks for: non-ASCII,
+    /// letters, `#`, `.`, `@`, `:`, space, `&`, `[`, `(`, `{`. The simple JSON escapes
+    /// (`\\n`, `\\"`, `\\/`…) decode to none of them.
+    @inline(__always)
+    static func isSignificant(_ b: UInt8) -> Bool {
+        b >= 0x80 || isAlpha(b) || b == 0x23 || b == 0x2E || b == 0x40 || b == 0x3A || b == 0x20
+            || b == 0x26 || b == 0x5B || b == 0x28 || b == 0x7B
+    }
+
+    static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap, emittedSignificant: Bool) {
         let n = p.count
+        var significant = false
         var out: [UInt8] = []
         out.reserveCapacity(n)
         var map = OffsetMap()
@@ -227,7 +241,7 @@ enum EscapePass {
 
 
         let escapes = EscapePass.bytes
-        guard let base = p.baseAddress else { return (out, map) }
+        guard let base = p.baseAddress else { return (out, map, false) }
         while i < n {
             i = escapes.next(in: base, n, from: i)
             guard i < n else { break }
@@ -248,6 +262,7 @@ enum EscapePass {
                     if let (cp, len) = unicodeEscape(p, at: i) {
                         flush(&out, &map, p, from: runStart, to: i)
                         let o = out.count
+                        significant = significant || cp >= 0x80 || isSignificant(UInt8(cp))
                         let k = UTF8Scalar.encode(cp, into: &out)
                         map.token(out: o, input: i, inLen: len, outLen: k)
                         i += len
@@ -269,7 +284,9 @@ enum EscapePass {
                 if i + 2 < n, isHexDigit(p[i + 1]), isHexDigit(p[i + 2]) {
                     flush(&out, &map, p, from: runStart, to: i)
                     map.token(out: out.count, input: i, inLen: 3, outLen: 1)
-                    out.append(UInt8(hexValue(p[i + 1]) << 4 | hexValue(p[i + 2])))
+                    let byte = UInt8(hexValue(p[i + 1]) << 4 | hexValue(p[i + 2]))
+                    significant = significant || isSignificant(byte)
+                    out.append(byte)
                     i += 3
                     runStart = i
                 } else {
@@ -299,6 +316,7 @@ enum EscapePass {
                 if segIsForm {
                     flush(&out, &map, p, from: runStart, to: i)
                     map.token(out: out.count, input: i, inLen: 1, outLen: 1)
+                    significant = true   // a space
                     out.append(0x20)
                     i += 1
                     runStart = i
@@ -308,7 +326,7 @@ enum EscapePass {
             }
         }
         flush(&out, &map, p, from: runStart, to: n)
-        return (out, map)
+        return (out, map, significant)
     }
 
     /// Parses `\uXXXX` (and a following low surrogate) at `i`.

@@ -180,26 +180,26 @@ public final class Detector: Sendable {
                 let prev = raw.loadUnaligned(fromByteOffset: o &- 1, as: V.self)
                 let v = raw.loadUnaligned(fromByteOffset: o, as: V.self)
                 let next = raw.loadUnaligned(fromByteOffset: o &+ 1, as: V.self)
-                let digit = (v &- zero) .< ten
-                let prevDigit = (prev &- zero) .< ten
-                let prevJoins = prevDigit .| (prev .== dot) .| (prev .== dash)
+                let digit = Lanes.lt(v &- zero, ten)
+                let prevDigit = Lanes.lt(prev &- zero, ten)
+                let prevJoins = prevDigit | Lanes.eq(prev, dot) | Lanes.eq(prev, dash)
                 // A colon matters after a hex digit or before another colon (IPv6).
-                let prevHex = prevDigit .| (((prev | caseBit) &- lowerA) .< six)
-                let colons = (v .== colon) .& (prevHex .| (next .== colon))
-                let startLanes = (digit .& .!prevJoins) .| (v .== plus) .| (v .== paren) .| colons .| (v .== at)
-                var pairLanes = (v .== first[0]) .& (next .== second[0])
+                let prevHex = prevDigit | Lanes.lt((prev | caseBit) &- lowerA, six)
+                let colons = Lanes.eq(v, colon) & (prevHex | Lanes.eq(next, colon))
+                let startLanes = (digit & ~prevJoins) | Lanes.eq(v, plus) | Lanes.eq(v, paren) | colons | Lanes.eq(v, at)
+                var pairLanes = Lanes.eq(v, first[0]) & Lanes.eq(next, second[0])
                 var k = 1
                 while k < pairCount {
-                    pairLanes = pairLanes .| ((v .== first[k]) .& (next .== second[k]))
+                    pairLanes |= Lanes.eq(v, first[k]) & Lanes.eq(next, second[k])
                     k &+= 1
                 }
-                var bits = LaneBits.of(startLanes)
+                var bits = Lanes.bits(startLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount
                     if j < n { starts.consider(base, n, j, roles) }
                     bits &= bits &- 1
                 }
-                bits = LaneBits.of(pairLanes)
+                bits = Lanes.bits(pairLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount
                     if j < n { found |= needleFinder.match(base, n, j) }
@@ -239,9 +239,11 @@ public final class Detector: Sendable {
     /// Runs the PII patterns at their starts and the secret patterns whose literals may
     /// occur, over the decoded bytes.
     func findCandidates(in p: UnsafeBufferPointer<UInt8>, _ workspace: ScanWorkspace) {
+        // Taken out of the workspace before clearing, so the buffer is not shared (a
+        // shared buffer would be copied instead of cleared in place).
         var out = workspace.candidates
-        out.removeAll(keepingCapacity: true)
         workspace.candidates = []
+        out.removeAll(keepingCapacity: true)
         defer { workspace.candidates = out }
         let scratch = workspace.match
         let raw = UnsafeRawBufferPointer(p)
@@ -338,6 +340,13 @@ public final class Detector: Sendable {
     /// Drops overlapping candidates: the higher-priority type wins, then the longer span.
     func resolve(_ candidates: [Candidate]) -> [Candidate] {
         guard candidates.count > 1 else { return candidates }
+        // The common case: no two candidates overlap, so all are kept.
+        let byStart = candidates.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        var disjoint = byStart[0].range.count > 0
+        for k in 1..<byStart.count where disjoint {
+            disjoint = byStart[k].range.count > 0 && byStart[k - 1].range.upperBound <= byStart[k].range.lowerBound
+        }
+        if disjoint { return byStart }
         let ranked = candidates.sorted {
             if $0.type.priority != $1.type.priority { return $0.type.priority > $1.type.priority }
             if $0.range.count != $1.range.count { return $0.range.count > $1.range.count }

@@ -70,6 +70,37 @@ enum NumberFinder {
         }
     }
 
+    /// The chain of groups `groups` of `whole` over the bytes `range` (from the window's
+    /// first byte: the chain's start, or a `(` before the first group, or the group), as
+    /// ``parse`` would read it, without reading the bytes again: the groups, digits and
+    /// separators are those of `whole`; a `+` can only lead the whole chain.
+    static func window(of whole: Chain, groups: ClosedRange<Int>, _ range: Range<Int>, _ p: UnsafeBufferPointer<UInt8>, into c: inout Chain) {
+        c.start = range.lowerBound
+        c.end = range.upperBound
+        let first = groups.lowerBound, last = groups.upperBound
+        c.hasPlus = false
+        c.hasParen = false
+        // Bytes before the first group (`+ (` of the chain, or one `(`).
+        for k in range.lowerBound..<whole.groupStarts[first] {
+            let b = p[k]
+            if b == 0x2B { c.hasPlus = true }
+            if b == 0x28 || b == 0x29 { c.hasParen = true }
+        }
+        var digitStart = 0
+        for g in 0..<first { digitStart += whole.groups[g] }
+        var digitCount = 0
+        for g in groups { digitCount += whole.groups[g] }
+        c.digits.removeAll(keepingCapacity: true)
+        c.digits.append(contentsOf: whole.digits[digitStart..<(digitStart + digitCount)])
+        c.groups.removeAll(keepingCapacity: true)
+        c.groups.append(contentsOf: whole.groups[groups])
+        c.groupStarts.removeAll(keepingCapacity: true)
+        c.groupStarts.append(contentsOf: whole.groupStarts[groups])
+        c.separators.removeAll(keepingCapacity: true)
+        c.separators.append(contentsOf: whole.separators[first..<last])
+        if !c.hasParen { c.hasParen = c.separators.contains { sepContains($0, 0x28) || sepContains($0, 0x29) } }
+    }
+
     @inline(__always) static func sepContains(_ s: Separator, _ b: UInt8) -> Bool {
         let len = Int(s >> 24)
         for k in 0..<len where UInt8(truncatingIfNeeded: s >> (8 * UInt32(k))) == b { return true }
@@ -91,30 +122,36 @@ enum NumberFinder {
         return (s >> 24) > 1 ? 5 : 6
     }
 
-    /// Whether the chain starting at `s` has at least four digits (the shortest entity, an
-    /// IPv4 address): most numbers in a body (quantities, years, times) are skipped
-    /// without running the pattern.
+    /// Whether the chain starting at `s` can pass ``classify``'s first test (nine digits,
+    /// or four with three dots for an IPv4 address): most numbers in a body (quantities,
+    /// years, dates, times) are skipped without running the pattern.
+    ///
+    /// The walk accepts every byte the pattern's chain can hold (and `+`), so the pattern's
+    /// match lies inside it and has at most its digits and dots: the test never rejects a
+    /// chain `classify` would keep. A walk from a later start inside the same chain sees a
+    /// suffix, so it fails too, and skipping the pattern changes no other start's outcome.
     @inline(__always)
     static func mayHoldEntity(_ p: UnsafeBufferPointer<UInt8>, from s: Int) -> Bool {
         var i = s
-        var digits = 0
+        var digits = 0, dots = 0
         var gap = 0
         let n = p.count
         while i < n {
             let b = p[i]
             if isDigit(b) {
                 digits += 1
-                if digits >= 4 { return true }
+                if digits >= 9 { return true }
                 gap = 0
             } else if b == 0x20 || b == 0x2E || b == 0x2D || b == 0x2F || b == 0x28 || b == 0x29 || b == 0x2B {
                 gap += 1
-                if gap > 3 { return false }
+                if gap > 3 { break }
+                if b == 0x2E { dots += 1 }
             } else {
-                return false
+                break
             }
             i += 1
         }
-        return false
+        return digits >= 4 && dots >= 3
     }
 
     /// Appends the findings in one chain (ranges in decoded bytes).
@@ -150,7 +187,7 @@ enum NumberFinder {
                 var lo = whole.groupStarts[first]
                 if first == 0 { lo = whole.start } else if p[lo - 1] == 0x28 { lo -= 1 }
                 let hi = whole.groupStarts[last] + whole.groups[last]
-                parse(p, lo..<hi, into: &scratch.piece)
+                window(of: whole, groups: first...last, lo..<hi, p, into: &scratch.piece)
                 guard scratch.piece.digits.count >= 4 else { continue }
                 if let found = classifyChain(scratch.piece, p, types) {
                     out.append(found)

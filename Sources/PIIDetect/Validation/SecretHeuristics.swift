@@ -11,37 +11,63 @@ import Darwin
 public enum SecretHeuristics {
     /// Shannon entropy in bits per byte.
     public static func entropy(_ s: ArraySlice<UInt8>) -> Double {
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { counts in
-            counts.initialize(repeating: 0)
-            for b in s { counts[Int(b)] += 1 }
-            return entropy(counts, total: s.count)
-        }
+        ByteCounts(s).entropy
     }
 
-    static func entropy(_ counts: UnsafeMutableBufferPointer<Int32>, total: Int) -> Double {
-        guard total > 0 else { return 0 }
-        let n = Double(total)
-        var h = 0.0
-        for c in counts where c > 0 {
-            let p = Double(c) / n
-            h -= p * log2(p)
+    /// Byte counts of a short value, with the set of bytes present, so the sums run over
+    /// the bytes that occur (in byte order, as a loop over all 256 counts would) instead
+    /// of all 256 counts.
+    struct ByteCounts {
+        var counts = [Int32](repeating: 0, count: 256)
+        var present: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var distinct = 0
+        let total: Int
+
+        init(_ s: ArraySlice<UInt8>) {
+            total = s.count
+            counts.withUnsafeMutableBufferPointer { c in
+                for b in s {
+                    if c[Int(b)] == 0 {
+                        distinct += 1
+                        let bit: UInt64 = 1 << UInt64(b & 63)
+                        switch b >> 6 {
+                        case 0: present.0 |= bit
+                        case 1: present.1 |= bit
+                        case 2: present.2 |= bit
+                        default: present.3 |= bit
+                        }
+                    }
+                    c[Int(b)] += 1
+                }
+            }
         }
-        return h
+
+        var entropy: Double {
+            guard total > 0 else { return 0 }
+            let n = Double(total)
+            var h = 0.0
+            counts.withUnsafeBufferPointer { c in
+                for (word, offset) in [(present.0, 0), (present.1, 64), (present.2, 128), (present.3, 192)] {
+                    var w = word
+                    while w != 0 {
+                        let p = Double(c[offset + w.trailingZeroBitCount]) / n
+                        h -= p * log2(p)
+                        w &= w - 1
+                    }
+                }
+            }
+            return h
+        }
     }
 
     /// Whether the key body (the part after a fixed prefix like `ghp_`) looks like a
     /// placeholder or filler rather than generated key material.
     public static func isPlaceholder(_ body: ArraySlice<UInt8>) -> Bool {
         if containsPlaceholderWord(body) { return true }
-        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { counts in
-            counts.initialize(repeating: 0)
-            for b in body { counts[Int(b)] += 1 }
-            var distinct = 0
-            for c in counts where c > 0 { distinct += 1 }
-            if distinct < min(8, max(3, body.count / 3)) { return true }
-            if body.count >= 16, entropy(counts, total: body.count) < 3.0 { return true }
-            return false
-        }
+        let counts = ByteCounts(body)
+        if counts.distinct < min(8, max(3, body.count / 3)) { return true }
+        if body.count >= 16, counts.entropy < 3.0 { return true }
+        return false
     }
 
     /// One pass with a switch on each byte; the words are checked only where their first
