@@ -9,6 +9,7 @@ import Testing
         let pieces: [[UInt8]] = ["a", "7", "42", " ", ":", "::", "fe", "+", "(", "@", ".", "-", "\\", "%", "&",
                                  "[", "{", "é", "\u{200B}", "ghp_", "sk-", "ecret", "AKIA", "eyJ", "xox", "_live_",
                                  "-----BEGIN ", "hooks.slack.com", "DE", " dot ", " DOT ", "\"", "\n"].map { Array($0.utf8) }
+            + SecretPatterns.specs.flatMap(\.needles).map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) }
         var state: UInt64 = 0x2545_F491_4F6C_DD1D
         var out: [[UInt8]] = []
         for length in 0...80 {
@@ -57,6 +58,16 @@ import Testing
                 #expect(literals == expectedLiterals, "literals in \(text.debugDescription)")
             }
         }
+    }
+
+    @Test func literalLanesCoverEverySecretPrefix() {
+        for spec in SecretPatterns.specs {
+            for needle in spec.needles {
+                let bytes = Array(UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount))
+                #expect(NeedleFinder.lanesCover(bytes), "\(needle) is not marked by NeedleFinder.lanes")
+            }
+        }
+        #expect(!NeedleFinder.lanesCover(Array("zz".utf8)))
     }
 
     @Test func byteSetFindsTheFirstMember() {

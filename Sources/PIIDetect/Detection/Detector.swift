@@ -173,7 +173,7 @@ public final class Detector: Sendable {
         // The last block is read from a zero-padded copy: `prev` is the byte before the
         // block, then the block, then padding (zero bytes start nothing and match no pair).
         var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
-        needleFinder.pairs { first, second, pairCount in
+        do {
             /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` is the
             /// byte before position `i`).
             @inline(__always) func block(_ raw: UnsafeRawPointer, _ o: Int, _ i: Int) {
@@ -187,12 +187,7 @@ public final class Detector: Sendable {
                 let prevHex = prevDigit | Lanes.lt((prev | caseBit) &- lowerA, six)
                 let colons = Lanes.eq(v, colon) & (prevHex | Lanes.eq(next, colon))
                 let startLanes = (digit & ~prevJoins) | Lanes.eq(v, plus) | Lanes.eq(v, paren) | colons | Lanes.eq(v, at)
-                var pairLanes = Lanes.eq(v, first[0]) & Lanes.eq(next, second[0])
-                var k = 1
-                while k < pairCount {
-                    pairLanes |= Lanes.eq(v, first[k]) & Lanes.eq(next, second[k])
-                    k &+= 1
-                }
+                let pairLanes = NeedleFinder.lanes(v, next)
                 var bits = Lanes.bits(startLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount

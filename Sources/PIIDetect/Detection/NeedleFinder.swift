@@ -5,16 +5,13 @@
 /// literals occurs, so most bodies run none.
 ///
 /// Found inside the start pass (``Detector/findStarts(_:into:)``): SIMD compares mark
-/// the positions where a literal's first two bytes occur, and only those are compared
-/// in full, so the answer is exact.
+/// the positions where a literal may start (``lanes(_:_:)``), and only those are
+/// compared in full, so the answer is exact.
 struct NeedleFinder: @unchecked Sendable {
     typealias Vector = SIMD16<UInt8>
 
     /// The literals (at least two bytes each, at most 32); bit `k` of a result is `needles[k]`.
     let needles: [[UInt8]]
-    /// The distinct leading byte pairs, as splatted vectors (first byte, second byte).
-    private let first: ContiguousArray<Vector>
-    private let second: ContiguousArray<Vector>
     /// For each byte, the literals starting with it.
     private let byFirstByte: ContiguousArray<UInt32>
 
@@ -22,16 +19,40 @@ struct NeedleFinder: @unchecked Sendable {
         var unique: [[UInt8]] = []
         for l in literals where !unique.contains(l) { unique.append(l) }
         precondition(unique.count <= 32 && unique.allSatisfy { $0.count >= 2 }, "NeedleFinder: at most 32 literals of two bytes or more")
+        precondition(unique.allSatisfy(NeedleFinder.lanesCover), "NeedleFinder.lanes must mark every literal's start")
         needles = unique
-        var pairs: [(UInt8, UInt8)] = []
         var table = ContiguousArray<UInt32>(repeating: 0, count: 256)
         for (k, l) in unique.enumerated() {
-            if !pairs.contains(where: { $0 == (l[0], l[1]) }) { pairs.append((l[0], l[1])) }
             table[Int(l[0])] |= 1 << UInt32(k)
         }
-        first = ContiguousArray(pairs.map { Vector(repeating: $0.0) })
-        second = ContiguousArray(pairs.map { Vector(repeating: $0.1) })
         byFirstByte = table
+    }
+
+    /// Lanes where one of the secret patterns' literals may start: the literals that
+    /// begin with a byte rarely seen in text (`A`, `E`, `x`, `_`) by that byte alone, the
+    /// others by their first two bytes. Written out (constants, no loop) because this runs
+    /// on every 16 bytes of every body; a test checks it covers every literal of
+    /// ``SecretPatterns/specs``, and ``match(_:_:_:)`` confirms each lane.
+    @inline(__always)
+    static func lanes(_ v: Vector, _ next: Vector) -> Vector {
+        @inline(__always) func eq(_ a: Vector, _ b: UInt8) -> Vector { Lanes.eq(a, Vector(repeating: b)) }
+        let singles = eq(v, 0x41) | eq(v, 0x45) | eq(v, 0x78) | eq(v, 0x5F)            // A E x _
+        let e = eq(v, 0x65), g = eq(v, 0x67), s = eq(v, 0x73), h = eq(v, 0x68), w = eq(v, 0x77), dash = eq(v, 0x2D)
+        let pairs = (e & (eq(next, 0x63) | eq(next, 0x79)))                             // ec ey
+            | (g & (eq(next, 0x68) | eq(next, 0x69)))                                   // gh gi
+            | (s & eq(next, 0x6B)) | (h & eq(next, 0x6F)) | (w & eq(next, 0x68))        // sk ho wh
+            | (dash & eq(next, 0x2D))                                                   // --
+        return singles | pairs
+    }
+
+    /// Whether ``lanes(_:_:)`` marks every position where `literal` starts.
+    static func lanesCover(_ literal: [UInt8]) -> Bool {
+        guard literal.count >= 2 else { return false }
+        var v = [UInt8](repeating: 0, count: 16), next = [UInt8](repeating: 0, count: 16)
+        v[0] = literal[0]
+        next[0] = literal[1]
+        let m = lanes(v.withUnsafeBytes { $0.loadUnaligned(as: Vector.self) }, next.withUnsafeBytes { $0.loadUnaligned(as: Vector.self) })
+        return Lanes.bits(m) & 1 != 0
     }
 
     /// The bits of `literals` (each must be one of ``needles``).
@@ -55,20 +76,5 @@ struct NeedleFinder: @unchecked Sendable {
             if j == l.count { found |= 1 << UInt32(k) }
         }
         return found
-    }
-
-    /// Calls `body` with the leading pairs (first bytes, second bytes, count; at least one
-    /// pair when there are literals).
-    @inline(__always)
-    func pairs(_ body: (UnsafePointer<Vector>, UnsafePointer<Vector>, Int) -> Void) {
-        guard !first.isEmpty else {
-            // No literals: one placeholder pair; `match` finds nothing at its hits.
-            let placeholder = [Vector(repeating: 0)]
-            placeholder.withUnsafeBufferPointer { body($0.baseAddress!, $0.baseAddress!, 1) }
-            return
-        }
-        first.withUnsafeBufferPointer { f in
-            second.withUnsafeBufferPointer { s in body(f.baseAddress!, s.baseAddress!, f.count) }
-        }
     }
 }

@@ -38,33 +38,32 @@ enum NumberFinder {
         c.end = range.upperBound
         c.hasPlus = false
         c.hasParen = false
-        c.digits.removeAll(keepingCapacity: true)
-        c.groups.removeAll(keepingCapacity: true)
-        c.groupStarts.removeAll(keepingCapacity: true)
-        c.separators.removeAll(keepingCapacity: true)
+        if !c.digits.isEmpty { c.digits.removeAll(keepingCapacity: true) }
+        if !c.groups.isEmpty { c.groups.removeAll(keepingCapacity: true) }
+        if !c.groupStarts.isEmpty { c.groupStarts.removeAll(keepingCapacity: true) }
+        if !c.separators.isEmpty { c.separators.removeAll(keepingCapacity: true) }
         var i = range.lowerBound
+        let end = range.upperBound
         var sep: Separator = 0
-        var inGroup = false
-        while i < range.upperBound {
+        while i < end {
             let b = p[i]
             if isDigit(b) {
-                if !inGroup {
-                    if !c.groups.isEmpty { c.separators.append(sep) }
-                    sep = 0
-                    c.groups.append(0)
-                    c.groupStarts.append(i)
-                    inGroup = true
-                }
-                c.groups[c.groups.count - 1] += 1
-                c.digits.append(b)
-            } else {
-                if b == 0x2B { c.hasPlus = true }
-                if b == 0x28 || b == 0x29 { c.hasParen = true }
-                if !c.groups.isEmpty {
-                    let len = sep >> 24
-                    if len < 3 { sep |= UInt32(b) << (8 * len); sep = (sep & 0x00FF_FFFF) | ((len + 1) << 24) }
-                }
-                inGroup = false
+                // A group: the whole run of digits at once.
+                if !c.groups.isEmpty { c.separators.append(sep) }
+                sep = 0
+                let start = i
+                i += 1
+                while i < end, isDigit(p[i]) { i += 1 }
+                c.groups.append(i - start)
+                c.groupStarts.append(start)
+                c.digits.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<i]))
+                continue
+            }
+            if b == 0x2B { c.hasPlus = true }
+            if b == 0x28 || b == 0x29 { c.hasParen = true }
+            if !c.groups.isEmpty {
+                let len = sep >> 24
+                if len < 3 { sep |= UInt32(b) << (8 * len); sep = (sep & 0x00FF_FFFF) | ((len + 1) << 24) }
             }
             i += 1
         }
