@@ -20,6 +20,12 @@ struct OffsetMap: Sendable {
 
     init() {}
 
+    /// An empty map with room for `capacity` segments (growing one append at a time
+    /// reallocates several times for a body with a handful of escapes).
+    init(capacity: Int) {
+        segments.reserveCapacity(capacity)
+    }
+
     /// Records `len` bytes copied from `input`; merges with the previous copy when adjacent.
     @inline(__always)
     mutating func copy(out: Int, input: Int, len: Int) {

@@ -231,7 +231,7 @@ enum EscapePass {
         var significant = false
         var out: [UInt8] = []
         out.reserveCapacity(n)
-        var map = OffsetMap()
+        var map = OffsetMap(capacity: min(64, n / 4 + 4))
         var i = 0
         var runStart = 0
         // Cache of the last form-segment decision, so `+` handling stays linear.
@@ -386,13 +386,14 @@ enum CharacterPass {
         let p: UnsafeBufferPointer<UInt8>
         let n: Int
         var out: [UInt8] = []
-        var map = OffsetMap()
+        var map: OffsetMap
         var i = 0
         var runStart = 0
 
         init(_ p: UnsafeBufferPointer<UInt8>) {
             self.p = p
             self.n = p.count
+            self.map = OffsetMap(capacity: min(64, p.count / 4 + 4))
             out.reserveCapacity(p.count)
         }
 

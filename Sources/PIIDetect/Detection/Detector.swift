@@ -113,10 +113,11 @@ public final class Detector: Sendable {
         var email: [Int32] = []
 
         mutating func reset() {
-            numbers.removeAll(keepingCapacity: true)
-            iban.removeAll(keepingCapacity: true)
-            ipv6.removeAll(keepingCapacity: true)
-            email.removeAll(keepingCapacity: true)
+            // (Clearing an empty array is not free: it goes through replaceSubrange.)
+            if !numbers.isEmpty { numbers.removeAll(keepingCapacity: true) }
+            if !iban.isEmpty { iban.removeAll(keepingCapacity: true) }
+            if !ipv6.isEmpty { ipv6.removeAll(keepingCapacity: true) }
+            if !email.isEmpty { email.removeAll(keepingCapacity: true) }
         }
 
         /// Records the starts at `i` (a digit, `+`, `(`, `:` or `@`; other bytes add nothing).
@@ -187,13 +188,13 @@ public final class Detector: Sendable {
                 let prevHex = prevDigit | Lanes.lt((prev | caseBit) &- lowerA, six)
                 let colons = Lanes.eq(v, colon) & (prevHex | Lanes.eq(next, colon))
                 let startLanes = (digit & ~prevJoins) | Lanes.eq(v, plus) | Lanes.eq(v, paren) | colons | Lanes.eq(v, at)
-                let pairLanes = NeedleFinder.lanes(v, next)
                 var bits = Lanes.bits(startLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount
                     if j < n { starts.consider(base, n, j, roles) }
                     bits &= bits &- 1
                 }
+                let pairLanes = NeedleFinder.lanes(v, next)
                 bits = Lanes.bits(pairLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount

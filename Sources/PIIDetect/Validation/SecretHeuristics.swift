@@ -46,13 +46,26 @@ public enum SecretHeuristics {
             guard total > 0 else { return 0 }
             let n = Double(total)
             var h = 0.0
-            counts.withUnsafeBufferPointer { c in
-                for (word, offset) in [(present.0, 0), (present.1, 64), (present.2, 128), (present.3, 192)] {
-                    var w = word
-                    while w != 0 {
-                        let p = Double(c[offset + w.trailingZeroBitCount]) / n
-                        h -= p * log2(p)
-                        w &= w - 1
+            // Bytes with the same count add the same term: each term is computed once
+            // (the sum still runs in byte order, so the result is the same to the bit).
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { terms in
+                terms.initialize(repeating: .nan)
+                counts.withUnsafeBufferPointer { c in
+                    for (word, offset) in [(present.0, 0), (present.1, 64), (present.2, 128), (present.3, 192)] {
+                        var w = word
+                        while w != 0 {
+                            let count = Int(c[offset + w.trailingZeroBitCount])
+                            let term: Double
+                            if count < 64, !terms[count].isNaN {
+                                term = terms[count]
+                            } else {
+                                let p = Double(count) / n
+                                term = p * log2(p)
+                                if count < 64 { terms[count] = term }
+                            }
+                            h -= term
+                            w &= w - 1
+                        }
                     }
                 }
             }
