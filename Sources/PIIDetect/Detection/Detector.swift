@@ -17,6 +17,8 @@ public final class Detector: Sendable {
     struct Program: @unchecked Sendable {
         let regex: Regex2
         let types: Set<EntityType>
+        /// `types` as bits (looking up a set of a `String`-backed enum hashes strings).
+        let typeMask: TypeMask
         /// Literals of which one must occur in the body for the program to run (bits of
         /// ``needleFinder``'s list).
         let needles: UInt32
@@ -46,7 +48,7 @@ public final class Detector: Sendable {
         let finder = NeedleFinder(specs.flatMap { $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) } })
         needleFinder = finder
         secrets = try specs.map {
-            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types,
+            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types, typeMask: TypeMask($0.types),
                     needles: finder.bits(for: $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) }))
         }
         // The per-thread match data holds 16 groups; the patterns use at most one.
@@ -284,7 +286,7 @@ public final class Detector: Sendable {
 
         for program in secrets where program.needles & literals != 0 {
             do {
-                try findSecrets(program.regex, program.types, p, raw, scratch, &out)
+                try findSecrets(program.regex, program.typeMask, p, raw, scratch, &out)
             } catch {
                 // A limit hit stops this pattern for this body; the others still run.
                 continue
@@ -293,10 +295,10 @@ public final class Detector: Sendable {
     }
 
     private func findSecrets(
-        _ regex: Regex2, _ secretTypes: Set<EntityType>, _ p: UnsafeBufferPointer<UInt8>,
+        _ regex: Regex2, _ secretTypes: TypeMask, _ p: UnsafeBufferPointer<UInt8>,
         _ raw: UnsafeRawBufferPointer, _ scratch: Regex2.Scratch, _ out: inout [Candidate]
     ) throws(Regex2MatchError) {
-        if secretTypes.contains(.PRIVATE_KEY) {
+        if secretTypes.has(.PRIVATE_KEY) {
             var ends: [Int]? = nil
             try regex.forEachMatch(in: raw, scratch: scratch) { r, ov in
                 if ends == nil { ends = PEMBlock.endMarkers(p) }
@@ -310,23 +312,23 @@ public final class Detector: Sendable {
         }
         try regex.forEachMatch(in: raw, scratch: scratch) { r, ov in
             let s = SecretChecks.slice(p, r)
-            if secretTypes.contains(.AWS_ACCESS_KEY) {
+            if secretTypes.has(.AWS_ACCESS_KEY) {
                 if SecretChecks.awsAccessKey(s) { out.append(Candidate(type: .AWS_ACCESS_KEY, range: r)) }
-            } else if secretTypes.contains(.AWS_SECRET_KEY) {
+            } else if secretTypes.has(.AWS_SECRET_KEY) {
                 let g = ov[2]..<ov[3]
                 if mask.has(.AWS_SECRET_KEY), SecretChecks.awsSecretLabel(p, matchStart: r.lowerBound),
                    SecretChecks.awsSecret(SecretChecks.slice(p, g)) {
                     out.append(Candidate(type: .AWS_SECRET_KEY, range: g))
                 }
-            } else if secretTypes.contains(.GITHUB_TOKEN) {
+            } else if secretTypes.has(.GITHUB_TOKEN) {
                 if SecretChecks.github(s) { out.append(Candidate(type: .GITHUB_TOKEN, range: r)) }
-            } else if secretTypes.contains(.OPENAI_API_KEY) {
+            } else if secretTypes.has(.OPENAI_API_KEY) {
                 if let t = SecretChecks.skKey(s), mask.has(t) { out.append(Candidate(type: t, range: r)) }
-            } else if secretTypes.contains(.SLACK_TOKEN) {
+            } else if secretTypes.has(.SLACK_TOKEN) {
                 if SecretChecks.slack(s) { out.append(Candidate(type: .SLACK_TOKEN, range: r)) }
-            } else if secretTypes.contains(.STRIPE_KEY) {
+            } else if secretTypes.has(.STRIPE_KEY) {
                 if SecretChecks.stripe(s) { out.append(Candidate(type: .STRIPE_KEY, range: r)) }
-            } else if secretTypes.contains(.JWT) {
+            } else if secretTypes.has(.JWT) {
                 if SecretChecks.jwt(s) { out.append(Candidate(type: .JWT, range: r)) }
             }
             return true

@@ -32,13 +32,24 @@ enum SecretChecks {
         Array(UnsafeBufferPointer(rebasing: p[r]))[...]
     }
 
-    static func startsWith(_ s: ArraySlice<UInt8>, _ prefix: String) -> Bool {
-        let pre = Array(prefix.utf8)
-        return s.count >= pre.count && s.prefix(pre.count).elementsEqual(pre)
+    static func startsWith(_ s: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+        let n = prefix.utf8CodeUnitCount
+        guard s.count >= n else { return false }
+        let p = prefix.utf8Start
+        var k = 0
+        while k < n, s[s.startIndex + k] == p[k] { k += 1 }
+        return k == n
     }
 
-    static func contains(_ s: ArraySlice<UInt8>, _ needle: String) -> Bool {
-        ContextLabel.contains(Array(s), anyOf: [Array(needle.utf8)])
+    static func contains(_ s: ArraySlice<UInt8>, _ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard n > 0, s.count >= n else { return false }
+        var i = s.startIndex
+        while i + n <= s.endIndex {
+            if startsWith(s[i...], needle) { return true }
+            i += 1
+        }
+        return false
     }
 
     static func awsAccessKey(_ s: ArraySlice<UInt8>) -> Bool {
@@ -87,8 +98,8 @@ enum SecretChecks {
             return .ANTHROPIC_API_KEY
         }
         let marker = contains(s, "T3BlbkFJ")
-        for prefix in ["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"] where startsWith(s, prefix) {
-            let body = s.dropFirst(prefix.utf8.count)
+        for prefix: StaticString in ["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"] where startsWith(s, prefix) {
+            let body = s.dropFirst(prefix.utf8CodeUnitCount)
             guard marker || body.count >= 40, !SecretHeuristics.isPlaceholder(body) else { return nil }
             return .OPENAI_API_KEY
         }
