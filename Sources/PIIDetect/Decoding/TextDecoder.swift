@@ -98,6 +98,14 @@ struct ByteFlags: OptionSet {
         let n = p.count
         var i = interesting.next(in: base, n, from: 0)
         while i < n {
+            if base[i] >= 0x80 {
+                // Non-ASCII text (CJK, Cyrillic, emoji) byte by byte: the vector search
+                // would stop at every byte. Its table entries are `character` or nothing.
+                while i < n, base[i] >= 0x80 { acc |= table[Int(base[i])]; i &+= 1 }
+                if acc == all { break }
+                i = interesting.next(in: base, n, from: i)
+                continue
+            }
             let f = table[Int(base[i])]
             if f != 0 {
                 if f & checkCharacter == 0 {
@@ -449,8 +457,12 @@ enum CharacterPass {
         mutating func run(stops: ByteSet) {
             guard let base = p.baseAddress else { return }
             while i < n {
-                i = stops.next(in: base, n, from: i)
-                guard i < n else { break }
+                // Non-ASCII bytes are stops themselves: jump only from ASCII (in non-Latin
+                // text the vector search would stop at every byte).
+                if base[i] < 0x80 {
+                    i = stops.next(in: base, n, from: i)
+                    guard i < n else { break }
+                }
                 let b = p[i]
                 if b >= 0x80 {
                     if let (cp, len) = UTF8Scalar.decode(p, at: i) {
