@@ -284,9 +284,10 @@ public final class Detector: Sendable {
             }
         }
 
-        for program in secrets where program.needles & literals != 0 {
+        guard literals != 0 else { return }
+        for k in secrets.indices where secrets[k].needles & literals != 0 {
             do {
-                try findSecrets(program.regex, program.typeMask, p, raw, scratch, &out)
+                try findSecrets(secrets[k].regex, secrets[k].typeMask, p, raw, scratch, &out)
             } catch {
                 // A limit hit stops this pattern for this body; the others still run.
                 continue
