@@ -205,7 +205,7 @@ struct InspectionTests {
                     ["-T", file, "-X", "POST", "-H", "Content-Type: text/plain"], maxTime: 600)
                 #expect(result.exitCode == 0, "\(result.stderr)")
                 let answer = try? JSONValue.parse(transfer.body)
-                #expect(answer?["bytes"]?.intValue == size)
+                #expect(answer?["bytes"]?.intValue == size, "status \(transfer.status): \(transfer.bodyText.prefix(300))")
                 #expect(answer?["sha256"]?.stringValue == expected.sha256, "every byte arrived unchanged")
                 let peak = try #require(proxy.peakRSSBytes())
                 print("egress-proxy RSS with PII scanning: \(baseline / 1_048_576) MiB before, peak \(peak / 1_048_576) MiB")
