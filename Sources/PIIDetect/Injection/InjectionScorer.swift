@@ -169,6 +169,9 @@ public final class InjectionScorer: Sendable {
         static let base64: UInt8 = 16      // base64/hex alphabet
         static let space: UInt8 = 32
         static let script: UInt8 = 64      // lead byte of Cyrillic, Arabic, Indic, CJK, Hangul
+        /// Needs more than token bookkeeping: any of the above but base64 and space, or
+        /// a byte of 0x80 or more.
+        static let special: UInt8 = 128
     }
 
     nonisolated(unsafe) static let byteRoles: UnsafePointer<UInt8> = {
@@ -185,6 +188,7 @@ public final class InjectionScorer: Sendable {
         for b in [0xD0, 0xD1, 0xD2, 0xD3, 0xD8, 0xD9, 0xDA, 0xDB, 0xE0, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED] {
             t[b] |= ByteRole.script
         }
+        for b in 0..<256 where t[b] & ~(ByteRole.base64 | ByteRole.space) != 0 || b >= 0x80 { t[b] |= ByteRole.special }
         return UnsafePointer(t)
     }()
 
@@ -277,105 +281,155 @@ public final class InjectionScorer: Sendable {
         st.sawText = false
     }
 
+    /// Phrase hits of one block (``PhraseAutomaton/findHits``), taken in position order.
+    struct BlockHits {
+        let buffer: UnsafeMutablePointer<UInt32>
+        let count: Int
+        let blockStart: Int
+        var index = 0
+        /// Position of the next hit (`Int.max`: none left).
+        var next: Int
+
+        init(_ buffer: UnsafeMutablePointer<UInt32>, count: Int, blockStart: Int) {
+            self.buffer = buffer
+            self.count = count
+            self.blockStart = blockStart
+            next = count > 0 ? blockStart + Int(buffer[0] >> 16) : Int.max
+        }
+    }
+
+    /// Adds the atoms of the hits at or before `upTo` to the sentence being read.
+    @inline(never)
+    func apply(_ hits: inout BlockHits, upTo: Int, _ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan) {
+        let auto = ascii
+        let cueBits = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        while hits.next <= upTo {
+            let state = Int(hits.buffer[hits.index] & 0xFFFF)
+            var hit: UInt64 = 0
+            collect(auto, base, n, hits.next, Int(auto.outputStart[state]), Int(auto.outputStart[state &+ 1]), &hit)
+            if hit & cueBits != 0 {
+                if hit & InjectionScorer.bit(.rot13Cue) != 0 { st.rotCues += 1 }
+                if hit & InjectionScorer.bit(.reversedCue) != 0 { st.reversedCues += 1 }
+            }
+            st.atoms |= hit & ~cueBits
+            hits.index += 1
+            hits.next = hits.index < hits.count ? hits.blockStart + Int(hits.buffer[hits.index] >> 16) : Int.max
+        }
+    }
+
     /// The main pass: the ASCII automaton, sentence boundaries, e-mail addresses, base64
     /// runs, letter spacing, and whether later steps have work (tags, links, scripts).
+    ///
+    /// Block by block, the automaton runs first (``PhraseAutomaton/findHits``, several
+    /// chains side by side) and the byte loop then takes its hits in order: a hit's atoms
+    /// join the sentence being read before any cut at or after the hit's byte, as if the
+    /// automaton stepped in the loop.
     func scanText(_ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan, _ sentences: inout [Sentence],
                   _ encodedRuns: inout [Range<Int>]) {
         let roles = InjectionScorer.byteRoles
         let auto = ascii
-        let shift = auto.shift
-        let classes = UnsafePointer(auto.classOf)
-        let table = UnsafePointer(auto.transitions)
-        let cueBits = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        let hitBuffer = UnsafeMutablePointer<UInt32>.allocate(capacity: min(n, PhraseAutomaton.maxBlock))
+        defer { hitBuffer.deallocate() }
         var state = 0
         var tokenLength = 0, singles = 0
+        // Kept out of `st` in the fast path: some token ended since the last special byte
+        // (non-zero), and the longest letter-spaced run so far.
+        var textSeen = 0, mostSingles = 0
         var i = 0
         while i < n {
-            let b = base[i]
-            // Phrase automaton step (the table itself collapses separator runs).
-            let t = table[(state &<< shift) | Int(classes[Int(b)])]
-            state = Int(t & 0x7FFF)
-            if t & 0x8000 != 0 {
-                var hit: UInt64 = 0
-                collect(auto, base, n, i, Int(auto.outputStart[state]), Int(auto.outputStart[state &+ 1]), &hit)
-                if hit & cueBits != 0 {
-                    if hit & InjectionScorer.bit(.rot13Cue) != 0 { st.rotCues += 1 }
-                    if hit & InjectionScorer.bit(.reversedCue) != 0 { st.reversedCues += 1 }
+            let blockEnd = min(n, i + PhraseAutomaton.maxBlock)
+            let count = auto.findHits(base, from: i, to: blockEnd, state: &state, into: hitBuffer)
+            var hits = BlockHits(hitBuffer, count: count, blockStart: i)
+            while i < blockEnd {
+                let b = base[i]
+                let role = roles[Int(b)]
+                if role & ByteRole.special == 0 {
+                    // Letters, digits, `+/-_`, spaces and plain punctuation: token
+                    // bookkeeping in arithmetic, without branches (word ends are too
+                    // frequent and irregular to predict).
+                    let r = Int(role)                     // 0, base64 or space
+                    let inToken = (r >> 4) & 1            // 1: letter, digit, `+/-_`
+                    let isSpace = r >> 5                  // 1: space
+                    // The token that ends here, if any (long ones may be base64/hex).
+                    let ended = tokenLength & (inToken &- 1)
+                    if ended >= EncodedSegments.minimumLength { encodedRuns.append((i - ended)..<i) }
+                    textSeen |= ended
+                    // Letter spacing: a space after a one-character token extends the run,
+                    // after a longer one resets it.
+                    let spaced = ended & (0 &- isSpace)
+                    let one = ((spaced ^ 1) &- 1) >> 63 & 1          // spaced == 1
+                    let keep = ~((1 &- spaced) >> 63)                // spaced <= 1
+                    singles = (singles &+ one) & keep
+                    mostSingles = max(mostSingles, singles)
+                    tokenLength = (tokenLength &+ 1) & (0 &- inToken)
+                    i &+= 1
+                    continue
                 }
-                st.atoms |= hit & ~cueBits
-            }
-            let role = roles[Int(b)]
-            if role == ByteRole.base64 {
-                // Letters and digits: the common case.
-                tokenLength &+= 1
-                i &+= 1
-                continue
-            }
-            // A token ends (or continues with punctuation): long ones may be base64/hex.
-            if tokenLength > 0 {
-                st.sawText = true
-                if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
-            }
-            if role & ByteRole.space != 0 {
-                // Letter spacing: single characters separated by spaces.
-                if tokenLength == 1 { singles += 1; if singles >= LetterSpacing.minimumRun { st.letterSpaced = true } }
-                else if tokenLength > 1 { singles = 0 }
-                tokenLength = 0
-                i &+= 1
-                continue
-            }
-            if role & ByteRole.base64 != 0 {
-                // `+`, `/`, `-`, `_` belong to base64 tokens.
-                tokenLength &+= 1
-            } else {
-                tokenLength = 0
-            }
-            if b >= 0x80 {
-                st.sawText = true
-                if role & ByteRole.script != 0 { st.sawScript = true }
-            }
-            if role & (ByteRole.boundary | ByteRole.at | ByteRole.angle | ByteRole.bracket) != 0 {
-                if role & ByteRole.angle != 0 { st.sawAngle = true }
-                if role & ByteRole.bracket != 0, i + 1 < n, base[i + 1] == UInt8(ascii: "(") { st.sawLink = true }
-                if role & ByteRole.at != 0, isEmailAt(base, n, i) { st.atoms |= InjectionScorer.bit(.emailAddressAtom) }
-                if role & ByteRole.boundary != 0 {
-                    switch b {
-                    case 0x0A:
-                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
-                        if i + 3 < n, base[i + 1] == 0x60, base[i + 2] == 0x60, base[i + 3] == 0x60 { st.inFence.toggle() }
-                        tokenLength = 0
-                    case UInt8(ascii: ">"):
-                        // After a tag a new line of text may start (`<p>Human: …`).
-                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
-                    case UInt8(ascii: "<"), UInt8(ascii: "{"), UInt8(ascii: "}"):
-                        InjectionScorer.cut(i + 1, &st, &sentences)
-                    case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"):
-                        if i + 1 >= n {
+                if textSeen != 0 { st.sawText = true; textSeen = 0 }
+                // A token ends: long ones may be base64/hex.
+                if tokenLength > 0 {
+                    st.sawText = true
+                    if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
+                }
+                if role & ByteRole.base64 != 0 {
+                    // `+`, `/`, `-`, `_` belong to base64 tokens.
+                    tokenLength &+= 1
+                } else {
+                    tokenLength = 0
+                }
+                if b >= 0x80 {
+                    st.sawText = true
+                    if role & ByteRole.script != 0 { st.sawScript = true }
+                }
+                if role & (ByteRole.boundary | ByteRole.at | ByteRole.angle | ByteRole.bracket) != 0 {
+                    if role & ByteRole.angle != 0 { st.sawAngle = true }
+                    if role & ByteRole.bracket != 0, i + 1 < n, base[i + 1] == UInt8(ascii: "(") { st.sawLink = true }
+                    if role & ByteRole.at != 0, isEmailAt(base, n, i) { st.atoms |= InjectionScorer.bit(.emailAddressAtom) }
+                    if role & ByteRole.boundary != 0 {
+                        // The phrases found so far belong to the sentence this byte may end.
+                        if hits.next <= i { apply(&hits, upTo: i, base, n, &st) }
+                        switch b {
+                        case 0x0A:
+                            InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                            if i + 3 < n, base[i + 1] == 0x60, base[i + 2] == 0x60, base[i + 3] == 0x60 { st.inFence.toggle() }
+                            tokenLength = 0
+                        case UInt8(ascii: ">"):
+                            // After a tag a new line of text may start (`<p>Human: …`).
+                            InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                        case UInt8(ascii: "<"), UInt8(ascii: "{"), UInt8(ascii: "}"):
                             InjectionScorer.cut(i + 1, &st, &sentences)
-                        } else {
-                            let nb = base[i + 1]
-                            if nb == 0x20 || nb == 0x0A || nb == 0x22 || nb == 0x27 || nb == UInt8(ascii: "<") {
+                        case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"):
+                            if i + 1 >= n {
+                                InjectionScorer.cut(i + 1, &st, &sentences)
+                            } else {
+                                let nb = base[i + 1]
+                                if nb == 0x20 || nb == 0x0A || nb == 0x22 || nb == 0x27 || nb == UInt8(ascii: "<") {
+                                    InjectionScorer.cut(i + 1, &st, &sentences)
+                                }
+                            }
+                        case 0x22:
+                            if i + 1 < n, base[i + 1] == UInt8(ascii: ",") || base[i + 1] == UInt8(ascii: ":") || base[i + 1] == UInt8(ascii: "}") {
                                 InjectionScorer.cut(i + 1, &st, &sentences)
                             }
+                        case 0xE3:
+                            if i + 2 < n, base[i + 1] == 0x80, base[i + 2] == 0x82 { InjectionScorer.cut(i + 3, &st, &sentences) }   // 。
+                        case 0xEF:
+                            if i + 2 < n, base[i + 1] == 0xBC, base[i + 2] == 0x81 || base[i + 2] == 0x9F || base[i + 2] == 0x9B {
+                                InjectionScorer.cut(i + 3, &st, &sentences)   // ！？；
+                            }
+                        default:
+                            break
                         }
-                    case 0x22:
-                        if i + 1 < n, base[i + 1] == UInt8(ascii: ",") || base[i + 1] == UInt8(ascii: ":") || base[i + 1] == UInt8(ascii: "}") {
-                            InjectionScorer.cut(i + 1, &st, &sentences)
-                        }
-                    case 0xE3:
-                        if i + 2 < n, base[i + 1] == 0x80, base[i + 2] == 0x82 { InjectionScorer.cut(i + 3, &st, &sentences) }   // 。
-                    case 0xEF:
-                        if i + 2 < n, base[i + 1] == 0xBC, base[i + 2] == 0x81 || base[i + 2] == 0x9F || base[i + 2] == 0x9B {
-                            InjectionScorer.cut(i + 3, &st, &sentences)   // ！？；
-                        }
-                    default:
-                        break
                     }
                 }
+                i &+= 1
             }
-            i &+= 1
+            // The rest of the block's hits: no cut since them, so they belong to the
+            // sentence still open.
+            if hits.next < blockEnd { apply(&hits, upTo: blockEnd - 1, base, n, &st) }
         }
-        if tokenLength > 0 { st.sawText = true }
+        if tokenLength > 0 || textSeen != 0 { st.sawText = true }
+        if mostSingles >= LetterSpacing.minimumRun { st.letterSpaced = true }
         if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((n - tokenLength)..<n) }
         InjectionScorer.cut(n, &st, &sentences)
     }

@@ -35,6 +35,10 @@ final class PhraseAutomaton: @unchecked Sendable {
     let separatorClass: UInt8
     let outputs: [Output]
     let stateCount: Int
+    /// The longest keyword, in canonical bytes (the deepest state). Read from the start
+    /// state, this many non-separator bytes put the automaton in the state it would be in
+    /// had it read all the text before them (``findHits``).
+    let maxDepth: Int
 
     // Immutable after init; raw storage keeps the scan loop free of array checks.
     let classOf: UnsafeMutablePointer<UInt8>          // byte -> class
@@ -94,9 +98,13 @@ final class PhraseAutomaton: @unchecked Sendable {
         var used = [Bool](repeating: false, count: 256)
         for (k, _) in keywords { for b in k { used[Int(b)] = true } }
         used[0x20] = true
+        // Numbered so that text's usual bytes (the separator, letters, then the markup
+        // most common in bodies) come first: a state's row then starts with their
+        // entries, and reading text touches one cache line of it (32 entries).
         var next = 1
         var classOfCanonical = [UInt8](repeating: 0, count: 256)
-        for b in 0..<256 where used[b] {
+        let first = [0x20] + Array(0x61...0x7A) + Array("<>\"./".utf8).map(Int.init)
+        for b in first + Array(0..<256) where used[b] && classOfCanonical[b] == 0 {
             classOfCanonical[b] = UInt8(next)
             next += 1
         }
@@ -129,6 +137,20 @@ final class PhraseAutomaton: @unchecked Sendable {
             }
             stateOutputs[s].append(out)
         }
+        // States numbered breadth first: the shallow ones, where reading text spends most
+        // of its time, are neighbours in the table (fewer pages and cache lines).
+        var order = [0]
+        var at = 0
+        while at < order.count {
+            let s = order[at]
+            at += 1
+            for c in 0..<classCount { if let t = goto[s][UInt8(c)] { order.append(t) } }
+        }
+        var newID = [Int](repeating: 0, count: goto.count)
+        for (k, s) in order.enumerated() { newID[s] = k }
+        goto = order.map { goto[$0].mapValues { newID[$0] } }
+        stateOutputs = order.map { stateOutputs[$0] }
+        enteredBySeparator = order.map { enteredBySeparator[$0] }
         let n = goto.count
         precondition(n < 0x7FFF, "phrase automaton too large for 15-bit states")
         var shift = 0
@@ -178,6 +200,7 @@ final class PhraseAutomaton: @unchecked Sendable {
         self.separatorClass = separatorClass
         self.outputs = flat
         self.stateCount = n
+        self.maxDepth = keywords.reduce(1) { max($0, $1.0.count) }
         self.classOf = classOf
         self.isWordClass = isWordClass
         self.transitions = table
@@ -211,6 +234,118 @@ final class PhraseAutomaton: @unchecked Sendable {
             }
             i += 1
         }
+    }
+
+    // MARK: Hits of a block, several parts at a time
+
+    /// Longest stretch ``findHits`` takes (a hit stores its offset in 16 bits).
+    static let maxBlock = 1 << 16
+
+    /// Runs the automaton over `base[lo ..< hi]` from `state` (left in the state after the
+    /// last byte) and writes every step into a reporting state to `hits`, in position
+    /// order, as `(position - lo) << 16 | state`; returns how many. `hi - lo` is at most
+    /// ``maxBlock`` and `hits` holds `hi - lo` entries (at most one hit per byte).
+    ///
+    /// Each step is a load that depends on the previous one, from a table far larger than
+    /// L1 (about 11,000 states), so one chain spends its time waiting. A longer stretch is
+    /// cut into parts run side by side: parts after the first start from the start state
+    /// ``maxDepth`` non-separator bytes before their own range (a warm-up that only sets the
+    /// state: the automaton reads runs of separators as one and its state is the longest
+    /// keyword prefix ending at the current byte, so it cannot depend on anything earlier)
+    /// and report only from their range on. The result is the same as one chain's.
+    func findHits(_ base: UnsafePointer<UInt8>, from lo: Int, to hi: Int, state: inout Int,
+                  into hits: UnsafeMutablePointer<UInt32>) -> Int {
+        let n = hi - lo
+        precondition(n >= 0 && n <= PhraseAutomaton.maxBlock)
+        let warm = maxDepth + maxDepth / 4   // typical warm-up length in bytes
+        var parts = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
+        // Part k reads from warm[k], reports from start[k] and ends at start[k + 1]
+        // (part 0: from `lo`, in the given state; the last: at `hi`). Lengths are equal,
+        // warm-up included.
+        var start = (lo, hi, hi, hi)
+        var warmStart = (lo, hi, hi, hi)
+        if parts > 1 {
+            let length = (n + (parts - 1) * warm) / parts
+            let sep = separatorClass
+            let classes = UnsafePointer(classOf)
+            var previous = lo
+            for k in 1..<parts {
+                let s = k == 1 ? lo + length : previous + length - warm
+                // Back from `s` over `maxDepth` non-separator bytes, within the previous part.
+                var w = s, symbols = 0
+                while symbols < maxDepth, w > previous {
+                    w -= 1
+                    if classes[Int(base[w])] != sep { symbols += 1 }
+                }
+                // A long run of separators: this stretch is read in one chain.
+                guard symbols >= maxDepth else { parts = 1; break }
+                switch k {
+                case 1: start.1 = s; warmStart.1 = w
+                case 2: start.2 = s; warmStart.2 = w
+                default: start.3 = s; warmStart.3 = w
+                }
+                previous = s
+            }
+        }
+        let shift = self.shift
+        let classes = UnsafePointer(classOf)
+        let table = UnsafePointer(transitions)
+        // One step of one part at `p`: reports from `from` on, at `k` (part k's hits go to
+        // its own region of `hits`, from `start[k] - lo`: at most one per byte of its range).
+        @inline(__always) func step(_ p: Int, _ s: inout Int, _ from: Int, _ k: inout Int) {
+            let t = table[(s &<< shift) | Int(classes[Int(base[p])])]
+            s = Int(t & 0x7FFF)
+            if t & 0x8000 != 0, p >= from {
+                hits[k] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
+                k += 1
+            }
+        }
+        var s0 = state, p0 = lo, k0 = 0
+        if parts == 1 {
+            while p0 < hi { step(p0, &s0, lo, &k0); p0 += 1 }
+            state = s0
+            return k0
+        }
+        var s1 = 0, s2 = 0, s3 = 0
+        var p1 = warmStart.1, p2 = warmStart.2, p3 = warmStart.3
+        var k1 = start.1 - lo, k2 = start.2 - lo, k3 = start.3 - lo
+        if parts == 2 {
+            let m = min(start.1 - p0, hi - p1)
+            for _ in 0..<m {
+                step(p0, &s0, lo, &k0)
+                step(p1, &s1, start.1, &k1)
+                p0 += 1; p1 += 1
+            }
+            while p0 < start.1 { step(p0, &s0, lo, &k0); p0 += 1 }
+            while p1 < hi { step(p1, &s1, start.1, &k1); p1 += 1 }
+            state = s1
+        } else {
+            let m = min(start.1 - p0, start.2 - p1, start.3 - p2, hi - p3)
+            for _ in 0..<m {
+                step(p0, &s0, lo, &k0)
+                step(p1, &s1, start.1, &k1)
+                step(p2, &s2, start.2, &k2)
+                step(p3, &s3, start.3, &k3)
+                p0 += 1; p1 += 1; p2 += 1; p3 += 1
+            }
+            while p0 < start.1 { step(p0, &s0, lo, &k0); p0 += 1 }
+            while p1 < start.2 { step(p1, &s1, start.1, &k1); p1 += 1 }
+            while p2 < start.3 { step(p2, &s2, start.2, &k2); p2 += 1 }
+            while p3 < hi { step(p3, &s3, start.3, &k3); p3 += 1 }
+            state = s3
+        }
+        // Close the gaps between the parts' regions (each moves down: a forward copy is safe).
+        var count = k0
+        @inline(__always) func append(_ from: Int, _ to: Int) {
+            var r = from
+            while r < to { hits[count] = hits[r]; count += 1; r += 1 }
+        }
+        append(start.1 - lo, k1)
+        if parts == 4 {
+            append(start.2 - lo, k2)
+            append(start.3 - lo, k3)
+        }
+        return count
     }
 
     @inline(never)
