@@ -214,7 +214,7 @@ extension InjectionScorer {
     /// audit detail. Not on the data path.
     public func explain(_ bytes: [UInt8]) -> String {
         let view = bytes.withUnsafeBufferPointer { InjectionView.build($0) }
-        return view.bytes.withUnsafeBufferPointer { p -> String in
+        return bytes.withUnsafeBufferPointer { raw in view.withBytes(raw: raw) { p -> String in
             var lines: [String] = []
             let a = analyze(p, view: view, depth: 1)
             lines.append("score=\(a.score) spaced=\(a.letterSpaced)")
@@ -224,6 +224,6 @@ extension InjectionScorer {
                 if !found.isEmpty { lines.append("phrases: " + found.joined(separator: ", ")) }
             }
             return lines.joined(separator: "\n")
-        }
+        } }
     }
 }

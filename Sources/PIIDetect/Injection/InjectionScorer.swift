@@ -78,12 +78,13 @@ public final class InjectionScorer: Sendable {
         // Binary content (images, archives) carries no instructions a model reads as text.
         if InjectionScorer.looksBinary(bytes) { return InjectionResult(score: 0, spans: []) }
         let view = InjectionView.build(bytes)
-        var analysis = view.bytes.withUnsafeBufferPointer { analyze($0, view: view, depth: 0) }
+        var analysis = view.withBytes(raw: bytes) { analyze($0, view: view, depth: 0) }
         // Letter-spaced text (`I G N O R E   A L L`) is read again, collapsed.
         if analysis.letterSpaced,
-           let (collapsed, map) = view.bytes.withUnsafeBufferPointer({ LetterSpacing.collapse($0) }) {
+           let (collapsed, map) = view.withBytes(raw: bytes, { LetterSpacing.collapse($0) }) {
             var spacedView = view
             spacedView.bytes = collapsed
+            spacedView.isRaw = false
             spacedView.layers.append(map)
             spacedView.tagRanges = []
             spacedView.splitPositions = []
@@ -110,19 +111,29 @@ public final class InjectionScorer: Sendable {
     /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
     static func looksBinary(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = min(p.count, 65_536)
-        guard n >= 64 else { return false }
+        guard n >= 64, let base = p.baseAddress else { return false }
         var bad = 0
         var i = 0
         while i < n {
-            let b = p[i]
-            if b < 0x80 {
-                if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
-                i += 1
-            } else if let (_, len) = UTF8Scalar.decode(p, at: i) {
-                i += len
-            } else {
-                bad += 1
-                i += 1
+            // Eight printable ASCII bytes (0x20 ... 0x7E): nothing to count. Otherwise
+            // those eight bytes one by one.
+            var stop = i + 1
+            if i + 8 <= n {
+                let x = ByteWord.load(base + i)
+                if ByteWord.below(x, 0x20) | ByteWord.above(x, 0x7E) == 0 { i += 8; continue }
+                stop = i + 8
+            }
+            while i < stop {
+                let b = p[i]
+                if b < 0x80 {
+                    if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
+                    i += 1
+                } else if let (_, len) = UTF8Scalar.decode(p, at: i) {
+                    i += len
+                } else {
+                    bad += 1
+                    i += 1
+                }
             }
         }
         return bad * 20 > n
@@ -240,7 +251,7 @@ public final class InjectionScorer: Sendable {
             for seg in EncodedSegments.decode(p, runs: encodedRuns) {
                 let inner = seg.text.withUnsafeBufferPointer { decoded -> Analysis in
                     let innerView = InjectionView.build(decoded)
-                    return innerView.bytes.withUnsafeBufferPointer { analyze($0, view: nil, depth: depth + 1, obfuscated: true) }
+                    return innerView.withBytes(raw: decoded) { analyze($0, view: nil, depth: depth + 1, obfuscated: true) }
                 }
                 guard inner.score > 0 else { continue }
                 if inner.score > result.score { result.score = inner.score }
@@ -317,13 +328,100 @@ public final class InjectionScorer: Sendable {
         }
     }
 
+    /// Token bookkeeping of the main pass: tokens are runs of letters, digits and `+/-_`
+    /// (long ones may be base64 or hex), single-character tokens each followed by a space
+    /// are letter spacing. Kept apart from ``MainScan`` (which the special bytes update).
+    struct Tokens {
+        /// Length of the token being read.
+        var length = 0
+        /// Single-character tokens, each followed by a space, in a row; the most so far.
+        var singles = 0, mostSingles = 0
+        /// Non-zero when token bytes were read since the last special byte.
+        var seen: UInt64 = 0
+    }
+
+    /// Reads one plain byte (a letter, digit, `+/-_`, space or plain punctuation).
+    @inline(__always)
+    static func plainByte(_ role: UInt8, at i: Int, _ tk: inout Tokens, _ encodedRuns: inout [Range<Int>]) {
+        let inToken = role == ByteRole.base64
+        if inToken { tk.length &+= 1; tk.seen = 1; return }
+        // The token that ends here, if any.
+        let ended = tk.length
+        if ended >= EncodedSegments.minimumLength { encodedRuns.append((i - ended)..<i) }
+        if role == ByteRole.space, ended > 0 {
+            // Letter spacing: a space after a one-character token extends the run, after
+            // a longer one resets it.
+            if ended == 1 { tk.singles += 1; tk.mostSingles = max(tk.mostSingles, tk.singles) } else { tk.singles = 0 }
+        }
+        tk.length = 0
+    }
+
+    /// Reads the plain bytes among the eight at `i` (up to the first special one) at
+    /// once, as ``plainByte`` would one by one; returns how many.
+    @inline(__always)
+    static func plainWord(_ base: UnsafePointer<UInt8>, at i: Int, _ tk: inout Tokens,
+                          _ encodedRuns: inout [Range<Int>]) -> Int {
+        // The eight roles side by side: bit 7 special, 5 space, 4 token byte.
+        let roles = byteRoles
+        var r = UInt64(roles[Int(base[i])])
+        r |= UInt64(roles[Int(base[i + 1])]) &<< 8
+        r |= UInt64(roles[Int(base[i + 2])]) &<< 16
+        r |= UInt64(roles[Int(base[i + 3])]) &<< 24
+        r |= UInt64(roles[Int(base[i + 4])]) &<< 32
+        r |= UInt64(roles[Int(base[i + 5])]) &<< 40
+        r |= UInt64(roles[Int(base[i + 6])]) &<< 48
+        r |= UInt64(roles[Int(base[i + 7])]) &<< 56
+        let special = r & ByteWord.highs
+        let count = special == 0 ? 8 : ByteWord.first(special)
+        guard count > 0 else { return 0 }
+        let valid: UInt64 = count == 8 ? ~0 : (1 &<< UInt64(8 * count)) &- 1
+        let token = (r &<< 3) & ByteWord.highs & valid
+        let other = ~token & ByteWord.highs & valid
+        tk.seen |= token
+        guard other != 0 else { tk.length &+= count; return count }
+        // The token running into the word ends at its first other byte; tokens inside
+        // the word are too short to be encoded text.
+        let first = ByteWord.first(other)
+        let ended = tk.length &+ first
+        if ended >= EncodedSegments.minimumLength { encodedRuns.append((i + first - ended)..<(i + first)) }
+        tk.seen |= UInt64(ended)
+        // Letter spacing: spaces right after a token byte end a token; of one character
+        // when the byte before that is not a token byte (bytes before the word: from the
+        // token length carried in).
+        let space = (r &<< 2) & ByteWord.highs & valid
+        let before1 = (token &<< 8) | (tk.length > 0 ? 0x80 : 0)
+        let before2 = (token &<< 16) | (tk.length > 0 ? 0x8000 : 0) | (tk.length > 1 ? 0x80 : 0)
+        let ends = space & before1
+        if ends != 0 {
+            let ones = ends & ~before2
+            if ones == 0 {
+                tk.singles = 0
+            } else {
+                var e = ends
+                while e != 0 {
+                    if e & (0 &- e) & ones != 0 {
+                        tk.singles += 1
+                        tk.mostSingles = max(tk.mostSingles, tk.singles)
+                    } else {
+                        tk.singles = 0
+                    }
+                    e &= e &- 1
+                }
+            }
+        }
+        // The token bytes after the last other byte start the next token.
+        tk.length = count - 1 - ((63 - other.leadingZeroBitCount) >> 3)
+        return count
+    }
+
     /// The main pass: the ASCII automaton, sentence boundaries, e-mail addresses, base64
     /// runs, letter spacing, and whether later steps have work (tags, links, scripts).
     ///
     /// Block by block, the automaton runs first (``PhraseAutomaton/findHits``, several
     /// chains side by side) and the byte loop then takes its hits in order: a hit's atoms
     /// join the sentence being read before any cut at or after the hit's byte, as if the
-    /// automaton stepped in the loop.
+    /// automaton stepped in the loop. The byte loop reads plain bytes eight at a time
+    /// (``plainWord``) and stops at each special one.
     func scanText(_ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan, _ sentences: inout [Sentence],
                   _ encodedRuns: inout [Range<Int>]) {
         let roles = InjectionScorer.byteRoles
@@ -331,42 +429,31 @@ public final class InjectionScorer: Sendable {
         let hitBuffer = UnsafeMutablePointer<UInt32>.allocate(capacity: min(n, PhraseAutomaton.maxBlock))
         defer { hitBuffer.deallocate() }
         var state = 0
-        var tokenLength = 0, singles = 0
-        // Kept out of `st` in the fast path: some token ended since the last special byte
-        // (non-zero), and the longest letter-spaced run so far.
-        var textSeen = 0, mostSingles = 0
+        var tk = Tokens()
         var i = 0
         while i < n {
             let blockEnd = min(n, i + PhraseAutomaton.maxBlock)
             let count = auto.findHits(base, from: i, to: blockEnd, state: &state, into: hitBuffer)
             var hits = BlockHits(hitBuffer, count: count, blockStart: i)
             while i < blockEnd {
+                if i + 8 <= blockEnd {
+                    let k = InjectionScorer.plainWord(base, at: i, &tk, &encodedRuns)
+                    i &+= k
+                    if k == 8 { continue }
+                } else {
+                    let role = roles[Int(base[i])]
+                    if role & ByteRole.special == 0 {
+                        InjectionScorer.plainByte(role, at: i, &tk, &encodedRuns)
+                        i &+= 1
+                        continue
+                    }
+                }
+                // A special byte.
                 let b = base[i]
                 let role = roles[Int(b)]
-                if role & ByteRole.special == 0 {
-                    // Letters, digits, `+/-_`, spaces and plain punctuation: token
-                    // bookkeeping in arithmetic, without branches (word ends are too
-                    // frequent and irregular to predict).
-                    let r = Int(role)                     // 0, base64 or space
-                    let inToken = (r >> 4) & 1            // 1: letter, digit, `+/-_`
-                    let isSpace = r >> 5                  // 1: space
-                    // The token that ends here, if any (long ones may be base64/hex).
-                    let ended = tokenLength & (inToken &- 1)
-                    if ended >= EncodedSegments.minimumLength { encodedRuns.append((i - ended)..<i) }
-                    textSeen |= ended
-                    // Letter spacing: a space after a one-character token extends the run,
-                    // after a longer one resets it.
-                    let spaced = ended & (0 &- isSpace)
-                    let one = ((spaced ^ 1) &- 1) >> 63 & 1          // spaced == 1
-                    let keep = ~((1 &- spaced) >> 63)                // spaced <= 1
-                    singles = (singles &+ one) & keep
-                    mostSingles = max(mostSingles, singles)
-                    tokenLength = (tokenLength &+ 1) & (0 &- inToken)
-                    i &+= 1
-                    continue
-                }
-                if textSeen != 0 { st.sawText = true; textSeen = 0 }
+                if tk.seen != 0 { st.sawText = true; tk.seen = 0 }
                 // A token ends: long ones may be base64/hex.
+                var tokenLength = tk.length
                 if tokenLength > 0 {
                     st.sawText = true
                     if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
@@ -422,15 +509,16 @@ public final class InjectionScorer: Sendable {
                         }
                     }
                 }
+                tk.length = tokenLength
                 i &+= 1
             }
             // The rest of the block's hits: no cut since them, so they belong to the
             // sentence still open.
             if hits.next < blockEnd { apply(&hits, upTo: blockEnd - 1, base, n, &st) }
         }
-        if tokenLength > 0 || textSeen != 0 { st.sawText = true }
-        if mostSingles >= LetterSpacing.minimumRun { st.letterSpaced = true }
-        if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((n - tokenLength)..<n) }
+        if tk.length > 0 || tk.seen != 0 { st.sawText = true }
+        if tk.mostSingles >= LetterSpacing.minimumRun { st.letterSpaced = true }
+        if tk.length >= EncodedSegments.minimumLength { encodedRuns.append((n - tk.length)..<n) }
         InjectionScorer.cut(n, &st, &sentences)
     }
 
