@@ -194,12 +194,21 @@ struct InjectionView {
                 if j < n, p[j] == UInt8(ascii: ";") { j += 1 }
                 return (v, j - s)
             }
-            var name = [UInt8]()
-            while j < n, isAlnum(p[j]), name.count < 8 { name.append(p[j]); j += 1 }
-            guard !name.isEmpty, j < n, p[j] == UInt8(ascii: ";"),
-                  let v = Builder.named[String(decoding: name, as: UTF8.self)] else { return nil }
-            return (v, j + 1 - s)
+            // The name (up to eight letters and digits), packed into an integer.
+            var name: UInt64 = 0, length = 0
+            while j < n, isAlnum(p[j]), length < 8 { name |= UInt64(p[j]) << UInt64(8 * length); length += 1; j += 1 }
+            guard length > 0, j < n, p[j] == UInt8(ascii: ";"),
+                  let k = Builder.packedNames.firstIndex(of: name) else { return nil }
+            return (Builder.namedValues[k], j + 1 - s)
         }
+
+        /// ``named``, keys packed as in ``entity(at:)`` (names hold no zero byte, so
+        /// packing keeps them apart).
+        static let packedNames: [UInt64] = namedList.map { name in
+            name.utf8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+        }
+        static let namedValues: [UInt32] = namedList.map { named[$0]! }
+        static let namedList = Array(named.keys)
     }
 }
 

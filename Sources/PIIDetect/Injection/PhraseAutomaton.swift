@@ -159,7 +159,9 @@ final class PhraseAutomaton: @unchecked Sendable {
 
         // Failure links (BFS) filling the dense table.
         var fail = [Int](repeating: 0, count: n)
-        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: n * stride)
+        // Rows aligned to cache lines: text's usual classes then fill one line per row.
+        let table = UnsafeMutableRawPointer.allocate(byteCount: n * stride * 2, alignment: 128)
+            .bindMemory(to: UInt16.self, capacity: n * stride)
         table.initialize(repeating: 0, count: n * stride)
         var queue: [Int] = []
         for c in 0..<classCount {
@@ -215,24 +217,22 @@ final class PhraseAutomaton: @unchecked Sendable {
     }
 
     /// Runs the automaton over `p`, calling `body(endExclusive, output)` for every match
-    /// that satisfies its word boundaries.
-    @inline(__always)
+    /// that satisfies its word boundaries, in position order.
     func scan(_ p: UnsafeBufferPointer<UInt8>, _ body: (Int, Output) -> Void) {
         guard let base = p.baseAddress else { return }
         let n = p.count
-        let shift = self.shift
-        // Local copies: the loop must not reload the object's fields.
-        let classes = UnsafePointer(classOf)
-        let table = UnsafePointer(transitions)
+        let hits = UnsafeMutablePointer<UInt32>.allocate(capacity: min(n, PhraseAutomaton.maxBlock))
+        defer { hits.deallocate() }
         var state = 0
-        var i = 0
-        while i < n {
-            let t = table[(state &<< shift) | Int(classes[Int(base[i])])]
-            state = Int(t & 0x7FFF)
-            if t & 0x8000 != 0 {
-                report(base, n, i, Int(outputStart[state]), Int(outputStart[state &+ 1]), body)
+        var lo = 0
+        while lo < n {
+            let hi = min(n, lo + PhraseAutomaton.maxBlock)
+            let count = findHits(base, from: lo, to: hi, state: &state, into: hits)
+            for h in 0..<count {
+                let s = Int(hits[h] & 0xFFFF)
+                report(base, n, lo + Int(hits[h] >> 16), Int(outputStart[s]), Int(outputStart[s &+ 1]), body)
             }
-            i += 1
+            lo = hi
         }
     }
 
@@ -258,94 +258,118 @@ final class PhraseAutomaton: @unchecked Sendable {
         let n = hi - lo
         precondition(n >= 0 && n <= PhraseAutomaton.maxBlock)
         let warm = maxDepth + maxDepth / 4   // typical warm-up length in bytes
-        var parts = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
-        // Part k reads from warm[k], reports from start[k] and ends at start[k + 1]
-        // (part 0: from `lo`, in the given state; the last: at `hi`). Lengths are equal,
-        // warm-up included.
-        var start = (lo, hi, hi, hi)
-        var warmStart = (lo, hi, hi, hi)
-        if parts > 1 {
-            let length = (n + (parts - 1) * warm) / parts
-            let sep = separatorClass
+        let wanted = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * 4) { scratch in
+            // Part k reads from read[k], reports from start[k] and ends at end[k]
+            // (= start[k + 1]); part 0 starts at `lo` in the given state. Lengths are
+            // about equal, warm-up included.
+            let read = scratch.baseAddress!, start = read + 4, end = read + 8, cursor = read + 12, states = read + 16
+            var parts = 1
+            read[0] = lo; start[0] = lo; cursor[0] = 0; states[0] = state
+            if wanted > 1 {
+                let length = (n + (wanted - 1) * warm) / wanted
+                let sep = separatorClass
+                let classes = UnsafePointer(classOf)
+                var previous = lo
+                for k in 1..<wanted {
+                    let s = k == 1 ? lo + length : previous + length - warm
+                    // Back from `s` over `maxDepth` non-separator bytes, within the previous
+                    // part; a long run of separators: the rest is read by the previous part.
+                    var w = s, symbols = 0
+                    while symbols < maxDepth, w > previous {
+                        w -= 1
+                        if classes[Int(base[w])] != sep { symbols += 1 }
+                    }
+                    guard symbols >= maxDepth else { break }
+                    read[k] = w; start[k] = s; end[k - 1] = s; cursor[k] = s - lo; states[k] = 0
+                    previous = s
+                    parts = k + 1
+                }
+            }
+            end[parts - 1] = hi
+            // Part k's hits go to its own region of `hits`, from `start[k] - lo`: at most one
+            // per byte of its range.
+            let shift = self.shift
             let classes = UnsafePointer(classOf)
-            var previous = lo
-            for k in 1..<parts {
-                let s = k == 1 ? lo + length : previous + length - warm
-                // Back from `s` over `maxDepth` non-separator bytes, within the previous part.
-                var w = s, symbols = 0
-                while symbols < maxDepth, w > previous {
-                    w -= 1
-                    if classes[Int(base[w])] != sep { symbols += 1 }
+            let table = UnsafePointer(transitions)
+            // A step into state `s` reported (the table's flag bit): the state has outputs.
+            @inline(__always) func reports(_ s: Int) -> Bool { outputStart[s] != outputStart[s &+ 1] }
+            @inline(__always) func record(_ k: Int, _ p: Int, _ s: Int) {
+                if p >= start[k] {
+                    hits[cursor[k]] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
+                    cursor[k] += 1
                 }
-                // A long run of separators: this stretch is read in one chain.
-                guard symbols >= maxDepth else { parts = 1; break }
-                switch k {
-                case 1: start.1 = s; warmStart.1 = w
-                case 2: start.2 = s; warmStart.2 = w
-                default: start.3 = s; warmStart.3 = w
+            }
+            // Side by side (four or two parts) for the length all of them have, then each
+            // part's rest alone.
+            var m = Int.max
+            for k in 0..<parts { m = min(m, end[k] - read[k]) }
+            if parts >= 4 {
+                // The loop keeps only the four chains in registers; a step into a reporting
+                // state (rare) leaves it to record, found again from the states' outputs.
+                do {
+                    let b0 = base + read[0], b1 = base + read[1], b2 = base + read[2], b3 = base + read[3]
+                    var s0 = states[0], s1 = 0, s2 = 0, s3 = 0
+                    var j = 0
+                    while j < m {
+                        var flags: UInt16 = 0
+                        while j < m {
+                            let t0 = table[(s0 &<< shift) | Int(classes[Int(b0[j])])]
+                            let t1 = table[(s1 &<< shift) | Int(classes[Int(b1[j])])]
+                            let t2 = table[(s2 &<< shift) | Int(classes[Int(b2[j])])]
+                            let t3 = table[(s3 &<< shift) | Int(classes[Int(b3[j])])]
+                            s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF); s2 = Int(t2 & 0x7FFF); s3 = Int(t3 & 0x7FFF)
+                            flags = t0 | t1 | t2 | t3
+                            if flags & 0x8000 != 0 { break }
+                            j &+= 1
+                        }
+                        guard flags & 0x8000 != 0 else { break }
+                        if reports(s0) { record(0, read[0] + j, s0) }
+                        if reports(s1) { record(1, read[1] + j, s1) }
+                        if reports(s2) { record(2, read[2] + j, s2) }
+                        if reports(s3) { record(3, read[3] + j, s3) }
+                        j &+= 1
+                    }
+                    states[0] = s0; states[1] = s1; states[2] = s2; states[3] = s3
                 }
-                previous = s
+                for k in 0..<4 { read[k] += m }
+            } else if parts == 2 {
+                let b0 = base + read[0], b1 = base + read[1]
+                var s0 = states[0], s1 = 0
+                var j = 0
+                while j < m {
+                    let t0 = table[(s0 &<< shift) | Int(classes[Int(b0[j])])]
+                    let t1 = table[(s1 &<< shift) | Int(classes[Int(b1[j])])]
+                    s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF)
+                    if (t0 | t1) & 0x8000 != 0 {
+                        if t0 & 0x8000 != 0 { record(0, read[0] + j, s0) }
+                        if t1 & 0x8000 != 0 { record(1, read[1] + j, s1) }
+                    }
+                    j &+= 1
+                }
+                states[0] = s0; states[1] = s1
+                for k in 0..<2 { read[k] += m }
             }
-        }
-        let shift = self.shift
-        let classes = UnsafePointer(classOf)
-        let table = UnsafePointer(transitions)
-        // One step of one part at `p`: reports from `from` on, at `k` (part k's hits go to
-        // its own region of `hits`, from `start[k] - lo`: at most one per byte of its range).
-        @inline(__always) func step(_ p: Int, _ s: inout Int, _ from: Int, _ k: inout Int) {
-            let t = table[(s &<< shift) | Int(classes[Int(base[p])])]
-            s = Int(t & 0x7FFF)
-            if t & 0x8000 != 0, p >= from {
-                hits[k] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
-                k += 1
+            for k in 0..<parts {
+                var s = states[k]
+                var p = read[k]
+                while p < end[k] {
+                    let t = table[(s &<< shift) | Int(classes[Int(base[p])])]
+                    s = Int(t & 0x7FFF)
+                    if t & 0x8000 != 0 { record(k, p, s) }
+                    p += 1
+                }
+                states[k] = s
             }
-        }
-        var s0 = state, p0 = lo, k0 = 0
-        if parts == 1 {
-            while p0 < hi { step(p0, &s0, lo, &k0); p0 += 1 }
-            state = s0
-            return k0
-        }
-        var s1 = 0, s2 = 0, s3 = 0
-        var p1 = warmStart.1, p2 = warmStart.2, p3 = warmStart.3
-        var k1 = start.1 - lo, k2 = start.2 - lo, k3 = start.3 - lo
-        if parts == 2 {
-            let m = min(start.1 - p0, hi - p1)
-            for _ in 0..<m {
-                step(p0, &s0, lo, &k0)
-                step(p1, &s1, start.1, &k1)
-                p0 += 1; p1 += 1
+            state = states[parts - 1]
+            // Close the gaps between the parts' regions (each moves down: a forward copy is safe).
+            var count = cursor[0]
+            for k in 1..<max(parts, 1) {
+                var r = start[k] - lo
+                while r < cursor[k] { hits[count] = hits[r]; count += 1; r += 1 }
             }
-            while p0 < start.1 { step(p0, &s0, lo, &k0); p0 += 1 }
-            while p1 < hi { step(p1, &s1, start.1, &k1); p1 += 1 }
-            state = s1
-        } else {
-            let m = min(start.1 - p0, start.2 - p1, start.3 - p2, hi - p3)
-            for _ in 0..<m {
-                step(p0, &s0, lo, &k0)
-                step(p1, &s1, start.1, &k1)
-                step(p2, &s2, start.2, &k2)
-                step(p3, &s3, start.3, &k3)
-                p0 += 1; p1 += 1; p2 += 1; p3 += 1
-            }
-            while p0 < start.1 { step(p0, &s0, lo, &k0); p0 += 1 }
-            while p1 < start.2 { step(p1, &s1, start.1, &k1); p1 += 1 }
-            while p2 < start.3 { step(p2, &s2, start.2, &k2); p2 += 1 }
-            while p3 < hi { step(p3, &s3, start.3, &k3); p3 += 1 }
-            state = s3
+            return count
         }
-        // Close the gaps between the parts' regions (each moves down: a forward copy is safe).
-        var count = k0
-        @inline(__always) func append(_ from: Int, _ to: Int) {
-            var r = from
-            while r < to { hits[count] = hits[r]; count += 1; r += 1 }
-        }
-        append(start.1 - lo, k1)
-        if parts == 4 {
-            append(start.2 - lo, k2)
-            append(start.3 - lo, k3)
-        }
-        return count
     }
 
     @inline(never)
