@@ -30,8 +30,14 @@ enum HidingPlaces {
         var i = 0
         let base = p.baseAddress!
         while i < n {
+            // Most bytes are neither `<` nor `]`: skipped eight at a time.
+            if i + 8 <= n {
+                let x = ByteWord.load(base + i)
+                let f = ByteWord.equal(x, UInt8(ascii: "<")) | ByteWord.equal(x, UInt8(ascii: "]"))
+                if f == 0 { i &+= 8; continue }
+                i &+= ByteWord.first(f)
+            }
             let b = base[i]
-            // Most bytes are neither `<` nor `]`.
             if b != UInt8(ascii: "<") && b != UInt8(ascii: "]") { i &+= 1; continue }
             if b == UInt8(ascii: "<") {
                 i = tag(p, at: i, into: &places)

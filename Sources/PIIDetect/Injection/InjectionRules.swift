@@ -40,7 +40,7 @@ extension InjectionScorer {
         for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0
             && signals(of: sentences[idx]).strongest >= 0.3 { strong = true; break }
         if strong {
-            let codeMap = CodeMap(p)
+            var codeMap = CodeMap(p)
             for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0 {
                 sentences[idx].codeLiteral = codeMap.isCodeLiteral(sentences[idx].range)
                 sentences[idx].nearCode = codeMap.isNearCode(sentences[idx].start)
