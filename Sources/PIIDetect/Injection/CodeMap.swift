@@ -65,13 +65,23 @@ struct CodeMap {
         let n = p.count
         let ls = line.start, le = line.end
         var hasQuote = false, hasCodeByte = false, hasArrow = false
-        for k in ls..<le {
+        var k = ls
+        while k < le {
+            // Quotes, `=` and `(`: the other bytes are skipped eight at a time.
+            if k + 8 <= le, let base = p.baseAddress {
+                let x = ByteWord.load(base + k)
+                let f = ByteWord.equal(x, 0x22) | ByteWord.equal(x, 0x27) | ByteWord.equal(x, UInt8(ascii: "="))
+                    | ByteWord.equal(x, UInt8(ascii: "("))
+                if f == 0 { k += 8; continue }
+                k += ByteWord.first(f)
+            }
             let b = p[k]
             if b == 0x22 || b == 0x27 { hasQuote = true }
             else if b == UInt8(ascii: "=") || b == UInt8(ascii: "(") {
                 hasCodeByte = true
                 if b == UInt8(ascii: "="), k + 1 < n, p[k + 1] == UInt8(ascii: ">") { hasArrow = true }
             }
+            k += 1
         }
         var line = Line(start: ls, end: le, known: true)
         var s = ls

@@ -208,17 +208,26 @@ public final class InjectionScorer: Sendable {
     func analyze(_ p: UnsafeBufferPointer<UInt8>, view: InjectionView?, depth: Int, obfuscated: Bool = false) -> Analysis {
         guard let base = p.baseAddress, p.count > 0 else { return Analysis(score: 0, spans: []) }
         let n = p.count
-        var sentences: [Sentence] = []
+        // The sentence list and other scratch come from the thread's workspace, given back
+        // before decoded text is read (which may use it in turn).
+        let ws = InjectionWorkspace.acquire()
+        var sentences = ws.sentences
+        ws.sentences = []
+        sentences.removeAll(keepingCapacity: true)
         sentences.reserveCapacity(n / 48 + 4)
         var encodedRuns: [Range<Int>] = []
 
         // One pass: sentences, phrases (ASCII automaton), and what later steps need.
         var scan = MainScan(n: n)
-        scanText(base, n, &scan, &sentences, &encodedRuns)
+        scanText(base, n, &scan, &sentences, &encodedRuns, ws)
         let letterSpaced = scan.letterSpaced
         let rotCues = scan.rotCues, reversedCues = scan.reversedCues
         let sawAngle = scan.sawAngle, sawLink = scan.sawLink, sawScript = scan.sawScript
-        guard !sentences.isEmpty else { return Analysis(score: 0, spans: [], letterSpaced: letterSpaced) }
+        guard !sentences.isEmpty else {
+            ws.sentences = sentences
+            ws.release()
+            return Analysis(score: 0, spans: [], letterSpaced: letterSpaced)
+        }
 
         // Other scripts, ROT13 and reversed text: further scans only when there is a reason.
         if sawScript { scanInto(nonASCII, p, &sentences, transformed: false) }
@@ -244,7 +253,9 @@ public final class InjectionScorer: Sendable {
         if let view { markView(view, &sentences) }
         if sawAngle || sawLink { markHidden(p, &sentences) }
 
-        var result = combine(p, sentences, obfuscated: obfuscated)
+        var result = combine(p, sentences, obfuscated: obfuscated, ws)
+        ws.sentences = sentences
+        ws.release()
 
         // Encoded segments: read what they say.
         if depth < 2, !encodedRuns.isEmpty {
@@ -423,11 +434,10 @@ public final class InjectionScorer: Sendable {
     /// automaton stepped in the loop. The byte loop reads plain bytes eight at a time
     /// (``plainWord``) and stops at each special one.
     func scanText(_ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan, _ sentences: inout [Sentence],
-                  _ encodedRuns: inout [Range<Int>]) {
+                  _ encodedRuns: inout [Range<Int>], _ ws: InjectionWorkspace) {
         let roles = InjectionScorer.byteRoles
         let auto = ascii
-        let hitBuffer = UnsafeMutablePointer<UInt32>.allocate(capacity: min(n, PhraseAutomaton.maxBlock))
-        defer { hitBuffer.deallocate() }
+        let hitBuffer = ws.hitBuffer(min(n, PhraseAutomaton.maxBlock))
         var state = 0
         var tk = Tokens()
         var i = 0
@@ -572,15 +582,25 @@ public final class InjectionScorer: Sendable {
 
     /// Signals of neighbouring sentences (up to three each side, within 200 bytes)
     /// combine by noisy-OR; hidden and decoded text is boosted.
-    func combine(_ p: UnsafeBufferPointer<UInt8>, _ sentences: [Sentence], obfuscated: Bool) -> Analysis {
+    func combine(_ p: UnsafeBufferPointer<UInt8>, _ sentences: [Sentence], obfuscated: Bool,
+                 _ ws: InjectionWorkspace) -> Analysis {
         var best = 0.0
         var spans: [Range<Int>] = []
         // Signals and penalties of the sentences that say something; `slot` maps a
-        // sentence to its entry (sentences without signals have none).
-        var slot = [Int32](repeating: -1, count: sentences.count)
-        var signalList: [SignalSet] = []
-        var penaltyList: [Double] = []
-        var interesting: [Int] = []
+        // sentence to its entry (sentences without signals have none). The lists are the
+        // workspace's, given back at the end.
+        var slot = ws.slot, signalList = ws.signalList, penaltyList = ws.penaltyList
+        var interesting = ws.interesting, members = ws.members
+        ws.slot = []; ws.signalList = []; ws.penaltyList = []; ws.interesting = []; ws.members = []
+        defer {
+            ws.slot = slot; ws.signalList = signalList; ws.penaltyList = penaltyList
+            ws.interesting = interesting; ws.members = members
+        }
+        slot.removeAll(keepingCapacity: true)
+        slot.append(contentsOf: repeatElement(-1, count: sentences.count))
+        signalList.removeAll(keepingCapacity: true)
+        penaltyList.removeAll(keepingCapacity: true)
+        interesting.removeAll(keepingCapacity: true)
         for idx in sentences.indices {
             let s = sentences[idx]
             guard s.atoms != 0 || s.transformed != 0 || s.roles > 0 || s.exfilLink > 0 else { continue }
@@ -595,7 +615,6 @@ public final class InjectionScorer: Sendable {
             if sig.strongest >= 0.3 || s.transformed != 0 { interesting.append(idx) }
         }
         guard !interesting.isEmpty else { return Analysis(score: 0, spans: []) }
-        var members: [Int] = []
         for i in interesting {
             var j = i
             while j > 0, i - j < 3, sentences[i].start - sentences[j - 1].end < 200 { j -= 1 }

@@ -160,7 +160,6 @@ final class PhraseAutomaton: @unchecked Sendable {
         // Failure links (BFS) filling the dense table.
         var fail = [Int](repeating: 0, count: n)
         // Rows aligned to cache lines: text's usual classes then fill one line per row.
-        // Rows aligned to cache lines: text's usual classes then fill one line per row.
         let table = UnsafeMutableRawPointer.allocate(byteCount: n * stride * 2, alignment: 128)
             .bindMemory(to: UInt16.self, capacity: n * stride)
         table.initialize(repeating: 0, count: n * stride)
