@@ -30,8 +30,6 @@ final class PhraseAutomaton: @unchecked Sendable {
     /// The lexicon phrase behind each output (diagnostics).
     let phrases: [String]
     let classCount: Int
-    /// log2 of the row stride (the class count rounded up to a power of two).
-    let shift: Int
     let separatorClass: UInt8
     let outputs: [Output]
     let stateCount: Int
@@ -43,8 +41,14 @@ final class PhraseAutomaton: @unchecked Sendable {
     // Immutable after init; raw storage keeps the scan loop free of array checks.
     let classOf: UnsafeMutablePointer<UInt8>          // byte -> class
     let isWordClass: UnsafeMutablePointer<Bool>       // class -> letter/digit
-    /// `(state << shift) | class` -> next state; bit 15 set when that state has outputs.
+    /// `(state << 5) + offsetOf[byte]` -> next state; bit 15 set when that state has
+    /// outputs. Rows are cut into runs of 32 classes, and each run is a table of its own
+    /// (class `c` of state `s` is at `(c / 32) * stateCount * 32 + s * 32 + c % 32`): reading
+    /// text touches the first run only (its usual classes come first), 64 bytes a state,
+    /// and a cache line fetched next to it holds another state's first run, not the rest
+    /// of the same row.
     let transitions: UnsafeMutablePointer<UInt16>
+    let offsetOf: UnsafeMutablePointer<Int32>         // byte -> its class's place in a row
     let outputStart: UnsafeMutablePointer<Int32>      // state -> first output (count: next - this)
 
     /// The classes for ASCII: letters share case, leet digits join their letters.
@@ -159,9 +163,7 @@ final class PhraseAutomaton: @unchecked Sendable {
 
         // Failure links (BFS) filling the dense table.
         var fail = [Int](repeating: 0, count: n)
-        // Rows aligned to cache lines: text's usual classes then fill one line per row.
-        let table = UnsafeMutableRawPointer.allocate(byteCount: n * stride * 2, alignment: 128)
-            .bindMemory(to: UInt16.self, capacity: n * stride)
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: n * stride)
         table.initialize(repeating: 0, count: n * stride)
         var queue: [Int] = []
         for c in 0..<classCount {
@@ -188,6 +190,20 @@ final class PhraseAutomaton: @unchecked Sendable {
         for st in 0..<n where enteredBySeparator[st] { table[st * stride + Int(separatorClass)] = UInt16(st) }
         // Flag transitions into states that report something.
         for e in 0..<(n * stride) where !stateOutputs[Int(table[e])].isEmpty { table[e] |= 0x8000 }
+        // The scan's layout: runs of 32 classes, one table each (see ``transitions``).
+        let runs = (classCount + 31) / 32
+        let split = UnsafeMutableRawPointer.allocate(byteCount: runs * n * 32 * 2, alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: runs * n * 32)
+        split.initialize(repeating: 0, count: runs * n * 32)
+        for st in 0..<n {
+            for c in 0..<classCount { split[(c >> 5) * n * 32 + st * 32 + (c & 31)] = table[st * stride + c] }
+        }
+        table.deallocate()
+        let offsetOf = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        for b in 0..<256 {
+            let c = Int(classOf[b])
+            offsetOf[b] = Int32((c >> 5) * n * 32 + (c & 31))
+        }
         let outputStart = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
         var flat: [Output] = []
         for s in 0..<n {
@@ -198,14 +214,14 @@ final class PhraseAutomaton: @unchecked Sendable {
 
         self.phrases = phraseList
         self.classCount = classCount
-        self.shift = shift
         self.separatorClass = separatorClass
         self.outputs = flat
         self.stateCount = n
         self.maxDepth = keywords.reduce(1) { max($0, $1.0.count) }
         self.classOf = classOf
         self.isWordClass = isWordClass
-        self.transitions = table
+        self.transitions = split
+        self.offsetOf = offsetOf
         self.outputStart = outputStart
     }
 
@@ -213,6 +229,7 @@ final class PhraseAutomaton: @unchecked Sendable {
         classOf.deallocate()
         isWordClass.deallocate()
         transitions.deallocate()
+        offsetOf.deallocate()
         outputStart.deallocate()
     }
 
@@ -289,8 +306,7 @@ final class PhraseAutomaton: @unchecked Sendable {
             end[parts - 1] = hi
             // Part k's hits go to its own region of `hits`, from `start[k] - lo`: at most one
             // per byte of its range.
-            let shift = self.shift
-            let classes = UnsafePointer(classOf)
+            let offsets = UnsafePointer(offsetOf)
             let table = UnsafePointer(transitions)
             // A step into state `s` reported (the table's flag bit): the state has outputs.
             @inline(__always) func reports(_ s: Int) -> Bool { outputStart[s] != outputStart[s &+ 1] }
@@ -314,10 +330,10 @@ final class PhraseAutomaton: @unchecked Sendable {
                     while j < m {
                         var flags: UInt16 = 0
                         while j < m {
-                            let t0 = table[(s0 &<< shift) | Int(classes[Int(b0[j])])]
-                            let t1 = table[(s1 &<< shift) | Int(classes[Int(b1[j])])]
-                            let t2 = table[(s2 &<< shift) | Int(classes[Int(b2[j])])]
-                            let t3 = table[(s3 &<< shift) | Int(classes[Int(b3[j])])]
+                            let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                            let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
+                            let t2 = table[(s2 &<< 5) &+ Int(offsets[Int(b2[j])])]
+                            let t3 = table[(s3 &<< 5) &+ Int(offsets[Int(b3[j])])]
                             s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF); s2 = Int(t2 & 0x7FFF); s3 = Int(t3 & 0x7FFF)
                             flags = t0 | t1 | t2 | t3
                             if flags & 0x8000 != 0 { break }
@@ -338,8 +354,8 @@ final class PhraseAutomaton: @unchecked Sendable {
                 var s0 = states[0], s1 = 0
                 var j = 0
                 while j < m {
-                    let t0 = table[(s0 &<< shift) | Int(classes[Int(b0[j])])]
-                    let t1 = table[(s1 &<< shift) | Int(classes[Int(b1[j])])]
+                    let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                    let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
                     s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF)
                     if (t0 | t1) & 0x8000 != 0 {
                         if t0 & 0x8000 != 0 { record(0, read[0] + j, s0) }
@@ -354,7 +370,7 @@ final class PhraseAutomaton: @unchecked Sendable {
                 var s = states[k]
                 var p = read[k]
                 while p < end[k] {
-                    let t = table[(s &<< shift) | Int(classes[Int(base[p])])]
+                    let t = table[(s &<< 5) &+ Int(offsets[Int(base[p])])]
                     s = Int(t & 0x7FFF)
                     if t & 0x8000 != 0 { record(k, p, s) }
                     p += 1
