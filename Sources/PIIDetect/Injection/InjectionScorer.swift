@@ -115,25 +115,28 @@ public final class InjectionScorer: Sendable {
         var bad = 0
         var i = 0
         while i < n {
-            // Eight printable ASCII bytes (0x20 ... 0x7E): nothing to count. Otherwise
-            // those eight bytes one by one.
-            var stop = i + 1
+            // ASCII eight bytes at a time (control bytes counted), up to a byte of 0x80 or
+            // more; that one's sequence is decoded below.
             if i + 8 <= n {
                 let x = ByteWord.load(base + i)
-                if ByteWord.below(x, 0x20) | ByteWord.above(x, 0x7E) == 0 { i += 8; continue }
-                stop = i + 8
+                let high = x & ByteWord.highs
+                let control = ByteWord.below(x, 0x09) | (ByteWord.above(x, 0x0D) & ByteWord.below(x, 0x20))
+                    | ByteWord.equal(x, 0x7F)
+                let ascii = high == 0 ? 8 : ByteWord.first(high)
+                let mask: UInt64 = ascii == 8 ? ~0 : (1 &<< UInt64(8 * ascii)) &- 1
+                if control & mask != 0 { bad += (control & mask).nonzeroBitCount }
+                i += ascii
+                if ascii == 8 { continue }
             }
-            while i < stop {
-                let b = p[i]
-                if b < 0x80 {
-                    if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
-                    i += 1
-                } else if let (_, len) = UTF8Scalar.decode(p, at: i) {
-                    i += len
-                } else {
-                    bad += 1
-                    i += 1
-                }
+            let b = p[i]
+            if b < 0x80 {
+                if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
+                i += 1
+            } else if let (_, len) = UTF8Scalar.decode(p, at: i) {
+                i += len
+            } else {
+                bad += 1
+                i += 1
             }
         }
         return bad * 20 > n
