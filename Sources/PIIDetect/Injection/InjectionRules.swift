@@ -6,6 +6,9 @@ extension InjectionScorer {
     static let roleNames: [[UInt8]] = ["human", "assistant", "user", "system", "ai", "model", "gpt", "claude", "bot"]
         .map { Array($0.utf8) }
 
+    /// Bit `c - "a"` set: some role name starts with the letter `c`.
+    static let roleInitials: UInt32 = roleNames.reduce(0) { $0 | 1 << UInt32($1[0] - 0x61) }
+
     /// Chat-role lines, code context and exfiltration links.
     func markStructure(_ p: UnsafeBufferPointer<UInt8>, _ sentences: inout [Sentence], sawLink: Bool) {
         let n = p.count
@@ -16,6 +19,7 @@ extension InjectionScorer {
             while s < sentences[idx].end, p[s] == 0x20 || p[s] == UInt8(ascii: "#") || p[s] == UInt8(ascii: "*") { s += 1 }
             guard s < n, isAlpha(p[s]) else { continue }
             let first = lower(p[s])
+            guard (InjectionScorer.roleInitials >> UInt32(first - 0x61)) & 1 != 0 else { continue }
             for (k, name) in InjectionScorer.roleNames.enumerated() where name[0] == first && s + name.count < sentences[idx].end {
                 var ok = true
                 for t in 1..<name.count where lower(p[s + t]) != name[t] { ok = false; break }

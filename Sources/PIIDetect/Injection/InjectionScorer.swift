@@ -373,12 +373,13 @@ public final class InjectionScorer: Sendable {
     /// Reads the plain bytes among the eight at `i` (up to the first special one) at
     /// once, as ``plainByte`` would one by one; returns how many.
     @inline(__always)
-    static func plainWord(_ base: UnsafePointer<UInt8>, at i: Int, _ tk: inout Tokens,
+    static func plainWord(_ base: UnsafePointer<UInt8>, at i: Int, _ role0: UInt8, _ role1: UInt8, _ tk: inout Tokens,
                           _ encodedRuns: inout [Range<Int>]) -> Int {
-        // The eight roles side by side: bit 7 special, 5 space, 4 token byte.
+        // The eight roles side by side: bit 7 special, 5 space, 4 token byte (the first
+        // two already read by the caller).
         let roles = byteRoles
-        var r = UInt64(roles[Int(base[i])])
-        r |= UInt64(roles[Int(base[i + 1])]) &<< 8
+        var r = UInt64(role0)
+        r |= UInt64(role1) &<< 8
         r |= UInt64(roles[Int(base[i + 2])]) &<< 16
         r |= UInt64(roles[Int(base[i + 3])]) &<< 24
         r |= UInt64(roles[Int(base[i + 4])]) &<< 32
@@ -450,9 +451,17 @@ public final class InjectionScorer: Sendable {
             var hits = BlockHits(hitBuffer, count: count, blockStart: i)
             while i < blockEnd {
                 if i + 8 <= blockEnd {
-                    let k = InjectionScorer.plainWord(base, at: i, &tk, &encodedRuns)
-                    i &+= k
-                    if k == 8 { continue }
+                    // Eight at a time unless a special byte comes first or second (dense
+                    // markup or punctuation: one by one is cheaper there).
+                    let role0 = roles[Int(base[i])], role1 = roles[Int(base[i + 1])]
+                    if (role0 | role1) & ByteRole.special == 0 {
+                        let k = InjectionScorer.plainWord(base, at: i, role0, role1, &tk, &encodedRuns)
+                        i &+= k
+                        if k == 8 { continue }
+                    } else if role0 & ByteRole.special == 0 {
+                        InjectionScorer.plainByte(role0, at: i, &tk, &encodedRuns)
+                        i &+= 1
+                    }
                 } else {
                     let role = roles[Int(base[i])]
                     if role & ByteRole.special == 0 {
