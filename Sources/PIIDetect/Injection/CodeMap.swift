@@ -1,12 +1,15 @@
 // MARK: - Which lines of a body are code
 
-/// Per-line facts for the code checks of the injection scorer, computed once per body in
-/// one pass (and only when some sentence needs them): whether a line is code, a comment,
-/// and whether it holds a string literal next to code syntax.
+/// Per-line facts for the code checks of the injection scorer: whether a line is code, a
+/// comment, and whether it holds a string literal next to code syntax. Lines are found
+/// once per body (only when some sentence needs them); a line's facts are worked out the
+/// first time a check looks at it, since checks look at few lines.
 struct CodeMap {
     struct Line {
         var start: Int
         var end: Int
+        /// The facts below are known.
+        var known = false
         var isCode = false
         var isComment = false
         /// A string literal next to code syntax: decided on demand (``isCodeLiteral(_:)``).
@@ -30,38 +33,72 @@ struct CodeMap {
         text = p
         let n = p.count
         lines.reserveCapacity(n / 40 + 1)
-        var ls = 0
-        while ls <= n {
-            var le = ls
-            var hasQuote = false, hasCodeByte = false, hasArrow = false
-            while le < n, p[le] != 0x0A {
-                let b = p[le]
-                if b == 0x22 || b == 0x27 { hasQuote = true }
-                else if b == UInt8(ascii: "=") || b == UInt8(ascii: "(") {
-                    hasCodeByte = true
-                    if b == UInt8(ascii: "="), le + 1 < n, p[le + 1] == UInt8(ascii: ">") { hasArrow = true }
+        // Line ends: newlines, eight bytes at a time.
+        var ls = 0, i = 0
+        if let base = p.baseAddress {
+            while i + 8 <= n {
+                var f = ByteWord.equal(ByteWord.load(base + i), 0x0A)
+                while f != 0 {
+                    let le = i + ByteWord.first(f)
+                    lines.append(Line(start: ls, end: le))
+                    ls = le + 1
+                    f &= f &- 1
                 }
-                le += 1
+                i += 8
             }
-            var line = Line(start: ls, end: le)
-            var s = ls
-            while s < le, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
-            var e = le
-            while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
-            if s < e {
-                line.isComment = CodeMap.isComment(p, s, e)
-                if !line.isComment {
-                    let shaped = hasCodeByte && CodeMap.isCodeShaped(p, s, e)
-                    line.isCode = p[e - 1] == UInt8(ascii: ";") || hasArrow || (shaped && p[s] != 0x22)
-                        || CodeMap.startsWithKeyword(p, s, e)
-                    line.codeShaped = shaped
-                    line.literalCandidate = hasQuote && hasCodeByte
-                }
+            while i < n {
+                if base[i] == 0x0A { lines.append(Line(start: ls, end: i)); ls = i + 1 }
+                i += 1
             }
-            lines.append(line)
-            if le >= n { break }
-            ls = le + 1
         }
+        lines.append(Line(start: ls, end: n))
+    }
+
+    /// Line `k` with its facts.
+    private mutating func line(_ k: Int) -> Line {
+        if !lines[k].known { lines[k] = CodeMap.facts(text, lines[k]) }
+        return lines[k]
+    }
+
+    /// The facts of `line` (one pass over it).
+    private static func facts(_ p: UnsafeBufferPointer<UInt8>, _ line: Line) -> Line {
+        let n = p.count
+        let ls = line.start, le = line.end
+        var hasQuote = false, hasCodeByte = false, hasArrow = false
+        var k = ls
+        while k < le {
+            // Quotes, `=` and `(`: the other bytes are skipped eight at a time.
+            if k + 8 <= le, let base = p.baseAddress {
+                let x = ByteWord.load(base + k)
+                let f = ByteWord.equal(x, 0x22) | ByteWord.equal(x, 0x27) | ByteWord.equal(x, UInt8(ascii: "="))
+                    | ByteWord.equal(x, UInt8(ascii: "("))
+                if f == 0 { k += 8; continue }
+                k += ByteWord.first(f)
+            }
+            let b = p[k]
+            if b == 0x22 || b == 0x27 { hasQuote = true }
+            else if b == UInt8(ascii: "=") || b == UInt8(ascii: "(") {
+                hasCodeByte = true
+                if b == UInt8(ascii: "="), k + 1 < n, p[k + 1] == UInt8(ascii: ">") { hasArrow = true }
+            }
+            k += 1
+        }
+        var line = Line(start: ls, end: le, known: true)
+        var s = ls
+        while s < le, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
+        var e = le
+        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
+        if s < e {
+            line.isComment = CodeMap.isComment(p, s, e)
+            if !line.isComment {
+                let shaped = hasCodeByte && CodeMap.isCodeShaped(p, s, e)
+                line.isCode = p[e - 1] == UInt8(ascii: ";") || hasArrow || (shaped && p[s] != 0x22)
+                    || CodeMap.startsWithKeyword(p, s, e)
+                line.codeShaped = shaped
+                line.literalCandidate = hasQuote && hasCodeByte
+            }
+        }
+        return line
     }
 
     /// Index of the line holding `pos`.
@@ -76,10 +113,10 @@ struct CodeMap {
 
     /// A string literal on a line of code (a test vector, a filter pattern).
     /// Whether a line the range spans holds a string literal next to code syntax.
-    func isCodeLiteral(_ range: Range<Int>) -> Bool {
+    mutating func isCodeLiteral(_ range: Range<Int>) -> Bool {
         guard !lines.isEmpty, !range.isEmpty else { return false }
         let first = lineIndex(range.lowerBound), last = lineIndex(range.upperBound - 1)
-        for k in first...last where isCodeLiteral(line: lines[k]) { return true }
+        for k in first...last where isCodeLiteral(line: line(k)) { return true }
         return false
     }
 
@@ -95,11 +132,11 @@ struct CodeMap {
     }
 
     /// A non-comment line with code on it or within two lines.
-    func isNearCode(_ pos: Int) -> Bool {
+    mutating func isNearCode(_ pos: Int) -> Bool {
         guard !lines.isEmpty else { return false }
         let i = lineIndex(pos)
-        if lines[i].isComment { return false }
-        for k in max(0, i - 2)...min(lines.count - 1, i + 2) where lines[k].isCode { return true }
+        if line(i).isComment { return false }
+        for k in max(0, i - 2)...min(lines.count - 1, i + 2) where line(k).isCode { return true }
         return false
     }
 

@@ -30,8 +30,14 @@ enum HidingPlaces {
         var i = 0
         let base = p.baseAddress!
         while i < n {
+            // Most bytes are neither `<` nor `]`: skipped eight at a time.
+            if i + 8 <= n {
+                let x = ByteWord.load(base + i)
+                let f = ByteWord.equal(x, UInt8(ascii: "<")) | ByteWord.equal(x, UInt8(ascii: "]"))
+                if f == 0 { i &+= 8; continue }
+                i &+= ByteWord.first(f)
+            }
             let b = base[i]
-            // Most bytes are neither `<` nor `]`.
             if b != UInt8(ascii: "<") && b != UInt8(ascii: "]") { i &+= 1; continue }
             if b == UInt8(ascii: "<") {
                 i = tag(p, at: i, into: &places)
@@ -76,6 +82,8 @@ enum HidingPlaces {
         return true
     }
 
+    /// Bit `k` set: some hidden attribute name has `k` letters.
+    static let hiddenAttributeLengths: UInt32 = hiddenAttributes.reduce(0) { $0 | 1 << UInt32($1.count) }
     static let commentOpen = Array("<!--".utf8)
     static let commentClose = Array("-->".utf8)
     static let collapsedBlocks: [([UInt8], [UInt8])] = ["noscript", "template"].map { (Array($0.utf8), Array("</\($0)".utf8)) }
@@ -89,13 +97,15 @@ enum HidingPlaces {
     static func tag(_ p: UnsafeBufferPointer<UInt8>, at s: Int, into places: inout [Place]) -> Int {
         let n = p.count
         let limit = min(n, s + 200_000)
-        if startsWith(p, at: s, commentOpen) {
+        // The byte after `<` rules out most of the checks below.
+        let next = s + 1 < n ? lower(p[s + 1]) : 0
+        if next == UInt8(ascii: "!"), startsWith(p, at: s, commentOpen) {
             let end = find(commentClose, in: p, from: s + 4, to: limit).map { $0 + 3 } ?? min(n, s + 4096)
             places.append(Place(range: s..<end, kind: .comment))
             return end
         }
         // `<details>` is one click away from visible: not a hiding place.
-        for (name, close) in collapsedBlocks where startsWith(p, at: s + 1, name) {
+        for (name, close) in collapsedBlocks where next == name[0] && startsWith(p, at: s + 1, name) {
             if let e = find(close, in: p, from: s + 1, to: limit) {
                 let end = min(n, (find(gt, in: p, from: e, to: min(n, e + 32)) ?? e) + 1)
                 places.append(Place(range: s..<end, kind: .collapsed))
@@ -141,7 +151,8 @@ enum HidingPlaces {
                 if hasHiddenStyle(p, vs..<ve) { hiddenElement = true }
             } else if equals(p, attr, classWord) {
                 if hiddenClasses.contains(where: { find($0, in: p, from: vs, to: ve) != nil }) { hiddenElement = true }
-            } else if hiddenAttributes.contains(where: { equals(p, attr, $0) })
+            } else if (hiddenAttributeLengths >> UInt32(min(attr.count, 31))) & 1 != 0
+                        && hiddenAttributes.contains(where: { equals(p, attr, $0) })
                         || (attr.count > 5 && startsWith(p, at: attr.lowerBound, dataPrefix)) {
                 if ve > vs { places.append(Place(range: vs..<ve, kind: .attribute)) }
             }

@@ -6,6 +6,9 @@ extension InjectionScorer {
     static let roleNames: [[UInt8]] = ["human", "assistant", "user", "system", "ai", "model", "gpt", "claude", "bot"]
         .map { Array($0.utf8) }
 
+    /// Bit `c - "a"` set: some role name starts with the letter `c`.
+    static let roleInitials: UInt32 = roleNames.reduce(0) { $0 | 1 << UInt32($1[0] - 0x61) }
+
     /// Chat-role lines, code context and exfiltration links.
     func markStructure(_ p: UnsafeBufferPointer<UInt8>, _ sentences: inout [Sentence], sawLink: Bool) {
         let n = p.count
@@ -16,6 +19,7 @@ extension InjectionScorer {
             while s < sentences[idx].end, p[s] == 0x20 || p[s] == UInt8(ascii: "#") || p[s] == UInt8(ascii: "*") { s += 1 }
             guard s < n, isAlpha(p[s]) else { continue }
             let first = lower(p[s])
+            guard (InjectionScorer.roleInitials >> UInt32(first - 0x61)) & 1 != 0 else { continue }
             for (k, name) in InjectionScorer.roleNames.enumerated() where name[0] == first && s + name.count < sentences[idx].end {
                 var ok = true
                 for t in 1..<name.count where lower(p[s + t]) != name[t] { ok = false; break }
@@ -40,7 +44,7 @@ extension InjectionScorer {
         for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0
             && signals(of: sentences[idx]).strongest >= 0.3 { strong = true; break }
         if strong {
-            let codeMap = CodeMap(p)
+            var codeMap = CodeMap(p)
             for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0 {
                 sentences[idx].codeLiteral = codeMap.isCodeLiteral(sentences[idx].range)
                 sentences[idx].nearCode = codeMap.isNearCode(sentences[idx].start)
@@ -214,7 +218,7 @@ extension InjectionScorer {
     /// audit detail. Not on the data path.
     public func explain(_ bytes: [UInt8]) -> String {
         let view = bytes.withUnsafeBufferPointer { InjectionView.build($0) }
-        return view.bytes.withUnsafeBufferPointer { p -> String in
+        return bytes.withUnsafeBufferPointer { raw in view.withBytes(raw: raw) { p -> String in
             var lines: [String] = []
             let a = analyze(p, view: view, depth: 1)
             lines.append("score=\(a.score) spaced=\(a.letterSpaced)")
@@ -224,6 +228,6 @@ extension InjectionScorer {
                 if !found.isEmpty { lines.append("phrases: " + found.joined(separator: ", ")) }
             }
             return lines.joined(separator: "\n")
-        }
+        } }
     }
 }

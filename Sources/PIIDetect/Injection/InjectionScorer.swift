@@ -78,12 +78,13 @@ public final class InjectionScorer: Sendable {
         // Binary content (images, archives) carries no instructions a model reads as text.
         if InjectionScorer.looksBinary(bytes) { return InjectionResult(score: 0, spans: []) }
         let view = InjectionView.build(bytes)
-        var analysis = view.bytes.withUnsafeBufferPointer { analyze($0, view: view, depth: 0) }
+        var analysis = view.withBytes(raw: bytes) { analyze($0, view: view, depth: 0) }
         // Letter-spaced text (`I G N O R E   A L L`) is read again, collapsed.
         if analysis.letterSpaced,
-           let (collapsed, map) = view.bytes.withUnsafeBufferPointer({ LetterSpacing.collapse($0) }) {
+           let (collapsed, map) = view.withBytes(raw: bytes, { LetterSpacing.collapse($0) }) {
             var spacedView = view
             spacedView.bytes = collapsed
+            spacedView.isRaw = false
             spacedView.layers.append(map)
             spacedView.tagRanges = []
             spacedView.splitPositions = []
@@ -110,10 +111,23 @@ public final class InjectionScorer: Sendable {
     /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
     static func looksBinary(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = min(p.count, 65_536)
-        guard n >= 64 else { return false }
+        guard n >= 64, let base = p.baseAddress else { return false }
         var bad = 0
         var i = 0
         while i < n {
+            // ASCII eight bytes at a time (control bytes counted), up to a byte of 0x80 or
+            // more; that one's sequence is decoded below.
+            if i + 8 <= n {
+                let x = ByteWord.load(base + i)
+                let high = x & ByteWord.highs
+                let control = ByteWord.below(x, 0x09) | (ByteWord.above(x, 0x0D) & ByteWord.below(x, 0x20))
+                    | ByteWord.equal(x, 0x7F)
+                let ascii = high == 0 ? 8 : ByteWord.first(high)
+                let mask: UInt64 = ascii == 8 ? ~0 : (1 &<< UInt64(8 * ascii)) &- 1
+                if control & mask != 0 { bad += (control & mask).nonzeroBitCount }
+                i += ascii
+                if ascii == 8 { continue }
+            }
             let b = p[i]
             if b < 0x80 {
                 if b < 0x09 || (b > 0x0D && b < 0x20) || b == 0x7F { bad += 1 }
@@ -169,6 +183,9 @@ public final class InjectionScorer: Sendable {
         static let base64: UInt8 = 16      // base64/hex alphabet
         static let space: UInt8 = 32
         static let script: UInt8 = 64      // lead byte of Cyrillic, Arabic, Indic, CJK, Hangul
+        /// Needs more than token bookkeeping: any of the above but base64 and space, or
+        /// a byte of 0x80 or more.
+        static let special: UInt8 = 128
     }
 
     nonisolated(unsafe) static let byteRoles: UnsafePointer<UInt8> = {
@@ -185,6 +202,7 @@ public final class InjectionScorer: Sendable {
         for b in [0xD0, 0xD1, 0xD2, 0xD3, 0xD8, 0xD9, 0xDA, 0xDB, 0xE0, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED] {
             t[b] |= ByteRole.script
         }
+        for b in 0..<256 where t[b] & ~(ByteRole.base64 | ByteRole.space) != 0 || b >= 0x80 { t[b] |= ByteRole.special }
         return UnsafePointer(t)
     }()
 
@@ -193,17 +211,26 @@ public final class InjectionScorer: Sendable {
     func analyze(_ p: UnsafeBufferPointer<UInt8>, view: InjectionView?, depth: Int, obfuscated: Bool = false) -> Analysis {
         guard let base = p.baseAddress, p.count > 0 else { return Analysis(score: 0, spans: []) }
         let n = p.count
-        var sentences: [Sentence] = []
+        // The sentence list and other scratch come from the thread's workspace, given back
+        // before decoded text is read (which may use it in turn).
+        let ws = InjectionWorkspace.acquire()
+        var sentences = ws.sentences
+        ws.sentences = []
+        sentences.removeAll(keepingCapacity: true)
         sentences.reserveCapacity(n / 48 + 4)
         var encodedRuns: [Range<Int>] = []
 
         // One pass: sentences, phrases (ASCII automaton), and what later steps need.
         var scan = MainScan(n: n)
-        scanText(base, n, &scan, &sentences, &encodedRuns)
+        scanText(base, n, &scan, &sentences, &encodedRuns, ws)
         let letterSpaced = scan.letterSpaced
         let rotCues = scan.rotCues, reversedCues = scan.reversedCues
         let sawAngle = scan.sawAngle, sawLink = scan.sawLink, sawScript = scan.sawScript
-        guard !sentences.isEmpty else { return Analysis(score: 0, spans: [], letterSpaced: letterSpaced) }
+        guard !sentences.isEmpty else {
+            ws.sentences = sentences
+            ws.release()
+            return Analysis(score: 0, spans: [], letterSpaced: letterSpaced)
+        }
 
         // Other scripts, ROT13 and reversed text: further scans only when there is a reason.
         if sawScript { scanInto(nonASCII, p, &sentences, transformed: false) }
@@ -229,14 +256,16 @@ public final class InjectionScorer: Sendable {
         if let view { markView(view, &sentences) }
         if sawAngle || sawLink { markHidden(p, &sentences) }
 
-        var result = combine(p, sentences, obfuscated: obfuscated)
+        var result = combine(p, sentences, obfuscated: obfuscated, ws)
+        ws.sentences = sentences
+        ws.release()
 
         // Encoded segments: read what they say.
         if depth < 2, !encodedRuns.isEmpty {
             for seg in EncodedSegments.decode(p, runs: encodedRuns) {
                 let inner = seg.text.withUnsafeBufferPointer { decoded -> Analysis in
                     let innerView = InjectionView.build(decoded)
-                    return innerView.bytes.withUnsafeBufferPointer { analyze($0, view: nil, depth: depth + 1, obfuscated: true) }
+                    return innerView.withBytes(raw: decoded) { analyze($0, view: nil, depth: depth + 1, obfuscated: true) }
                 }
                 guard inner.score > 0 else { continue }
                 if inner.score > result.score { result.score = inner.score }
@@ -277,106 +306,241 @@ public final class InjectionScorer: Sendable {
         st.sawText = false
     }
 
+    /// Phrase hits of one block (``PhraseAutomaton/findHits``), taken in position order.
+    struct BlockHits {
+        let buffer: UnsafeMutablePointer<UInt32>
+        let count: Int
+        let blockStart: Int
+        var index = 0
+        /// Position of the next hit (`Int.max`: none left).
+        var next: Int
+
+        init(_ buffer: UnsafeMutablePointer<UInt32>, count: Int, blockStart: Int) {
+            self.buffer = buffer
+            self.count = count
+            self.blockStart = blockStart
+            next = count > 0 ? blockStart + Int(buffer[0] >> 16) : Int.max
+        }
+    }
+
+    /// Adds the atoms of the hits at or before `upTo` to the sentence being read.
+    @inline(never)
+    func apply(_ hits: inout BlockHits, upTo: Int, _ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan) {
+        let auto = ascii
+        let cueBits = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        while hits.next <= upTo {
+            let state = Int(hits.buffer[hits.index] & 0xFFFF)
+            var hit: UInt64 = 0
+            collect(auto, base, n, hits.next, Int(auto.outputStart[state]), Int(auto.outputStart[state &+ 1]), &hit)
+            if hit & cueBits != 0 {
+                if hit & InjectionScorer.bit(.rot13Cue) != 0 { st.rotCues += 1 }
+                if hit & InjectionScorer.bit(.reversedCue) != 0 { st.reversedCues += 1 }
+            }
+            st.atoms |= hit & ~cueBits
+            hits.index += 1
+            hits.next = hits.index < hits.count ? hits.blockStart + Int(hits.buffer[hits.index] >> 16) : Int.max
+        }
+    }
+
+    /// Token bookkeeping of the main pass: tokens are runs of letters, digits and `+/-_`
+    /// (long ones may be base64 or hex), single-character tokens each followed by a space
+    /// are letter spacing. Kept apart from ``MainScan`` (which the special bytes update).
+    struct Tokens {
+        /// Length of the token being read.
+        var length = 0
+        /// Single-character tokens, each followed by a space, in a row; the most so far.
+        var singles = 0, mostSingles = 0
+        /// Non-zero when token bytes were read since the last special byte.
+        var seen: UInt64 = 0
+    }
+
+    /// Reads one plain byte (a letter, digit, `+/-_`, space or plain punctuation).
+    @inline(__always)
+    static func plainByte(_ role: UInt8, at i: Int, _ tk: inout Tokens, _ encodedRuns: inout [Range<Int>]) {
+        let inToken = role == ByteRole.base64
+        if inToken { tk.length &+= 1; tk.seen = 1; return }
+        // The token that ends here, if any.
+        let ended = tk.length
+        if ended >= EncodedSegments.minimumLength { encodedRuns.append((i - ended)..<i) }
+        if role == ByteRole.space, ended > 0 {
+            // Letter spacing: a space after a one-character token extends the run, after
+            // a longer one resets it.
+            if ended == 1 { tk.singles += 1; tk.mostSingles = max(tk.mostSingles, tk.singles) } else { tk.singles = 0 }
+        }
+        tk.length = 0
+    }
+
+    /// Reads the plain bytes among the eight at `i` (up to the first special one) at
+    /// once, as ``plainByte`` would one by one; returns how many.
+    @inline(__always)
+    static func plainWord(_ base: UnsafePointer<UInt8>, at i: Int, _ role0: UInt8, _ role1: UInt8, _ tk: inout Tokens,
+                          _ encodedRuns: inout [Range<Int>]) -> Int {
+        // The eight roles side by side: bit 7 special, 5 space, 4 token byte (the first
+        // two already read by the caller).
+        let roles = byteRoles
+        var r = UInt64(role0)
+        r |= UInt64(role1) &<< 8
+        r |= UInt64(roles[Int(base[i + 2])]) &<< 16
+        r |= UInt64(roles[Int(base[i + 3])]) &<< 24
+        r |= UInt64(roles[Int(base[i + 4])]) &<< 32
+        r |= UInt64(roles[Int(base[i + 5])]) &<< 40
+        r |= UInt64(roles[Int(base[i + 6])]) &<< 48
+        r |= UInt64(roles[Int(base[i + 7])]) &<< 56
+        let special = r & ByteWord.highs
+        let count = special == 0 ? 8 : ByteWord.first(special)
+        guard count > 0 else { return 0 }
+        let valid: UInt64 = count == 8 ? ~0 : (1 &<< UInt64(8 * count)) &- 1
+        let token = (r &<< 3) & ByteWord.highs & valid
+        let other = ~token & ByteWord.highs & valid
+        tk.seen |= token
+        guard other != 0 else { tk.length &+= count; return count }
+        // The token running into the word ends at its first other byte; tokens inside
+        // the word are too short to be encoded text.
+        let first = ByteWord.first(other)
+        let ended = tk.length &+ first
+        if ended >= EncodedSegments.minimumLength { encodedRuns.append((i + first - ended)..<(i + first)) }
+        tk.seen |= UInt64(ended)
+        // Letter spacing: spaces right after a token byte end a token; of one character
+        // when the byte before that is not a token byte (bytes before the word: from the
+        // token length carried in).
+        let space = (r &<< 2) & ByteWord.highs & valid
+        let before1 = (token &<< 8) | (tk.length > 0 ? 0x80 : 0)
+        let before2 = (token &<< 16) | (tk.length > 0 ? 0x8000 : 0) | (tk.length > 1 ? 0x80 : 0)
+        let ends = space & before1
+        if ends != 0 {
+            let ones = ends & ~before2
+            if ones == 0 {
+                tk.singles = 0
+            } else {
+                var e = ends
+                while e != 0 {
+                    if e & (0 &- e) & ones != 0 {
+                        tk.singles += 1
+                        tk.mostSingles = max(tk.mostSingles, tk.singles)
+                    } else {
+                        tk.singles = 0
+                    }
+                    e &= e &- 1
+                }
+            }
+        }
+        // The token bytes after the last other byte start the next token.
+        tk.length = count - 1 - ((63 - other.leadingZeroBitCount) >> 3)
+        return count
+    }
+
     /// The main pass: the ASCII automaton, sentence boundaries, e-mail addresses, base64
     /// runs, letter spacing, and whether later steps have work (tags, links, scripts).
+    ///
+    /// Block by block, the automaton runs first (``PhraseAutomaton/findHits``, several
+    /// chains side by side) and the byte loop then takes its hits in order: a hit's atoms
+    /// join the sentence being read before any cut at or after the hit's byte, as if the
+    /// automaton stepped in the loop. The byte loop reads plain bytes eight at a time
+    /// (``plainWord``) and stops at each special one.
     func scanText(_ base: UnsafePointer<UInt8>, _ n: Int, _ st: inout MainScan, _ sentences: inout [Sentence],
-                  _ encodedRuns: inout [Range<Int>]) {
+                  _ encodedRuns: inout [Range<Int>], _ ws: InjectionWorkspace) {
         let roles = InjectionScorer.byteRoles
         let auto = ascii
-        let shift = auto.shift
-        let classes = UnsafePointer(auto.classOf)
-        let table = UnsafePointer(auto.transitions)
-        let cueBits = InjectionScorer.bit(.rot13Cue) | InjectionScorer.bit(.reversedCue)
+        let hitBuffer = ws.hitBuffer(min(n, PhraseAutomaton.maxBlock))
         var state = 0
-        var tokenLength = 0, singles = 0
+        var tk = Tokens()
         var i = 0
         while i < n {
-            let b = base[i]
-            // Phrase automaton step (the table itself collapses separator runs).
-            let t = table[(state &<< shift) | Int(classes[Int(b)])]
-            state = Int(t & 0x7FFF)
-            if t & 0x8000 != 0 {
-                var hit: UInt64 = 0
-                collect(auto, base, n, i, Int(auto.outputStart[state]), Int(auto.outputStart[state &+ 1]), &hit)
-                if hit & cueBits != 0 {
-                    if hit & InjectionScorer.bit(.rot13Cue) != 0 { st.rotCues += 1 }
-                    if hit & InjectionScorer.bit(.reversedCue) != 0 { st.reversedCues += 1 }
-                }
-                st.atoms |= hit & ~cueBits
-            }
-            let role = roles[Int(b)]
-            if role == ByteRole.base64 {
-                // Letters and digits: the common case.
-                tokenLength &+= 1
-                i &+= 1
-                continue
-            }
-            // A token ends (or continues with punctuation): long ones may be base64/hex.
-            if tokenLength > 0 {
-                st.sawText = true
-                if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
-            }
-            if role & ByteRole.space != 0 {
-                // Letter spacing: single characters separated by spaces.
-                if tokenLength == 1 { singles += 1; if singles >= LetterSpacing.minimumRun { st.letterSpaced = true } }
-                else if tokenLength > 1 { singles = 0 }
-                tokenLength = 0
-                i &+= 1
-                continue
-            }
-            if role & ByteRole.base64 != 0 {
-                // `+`, `/`, `-`, `_` belong to base64 tokens.
-                tokenLength &+= 1
-            } else {
-                tokenLength = 0
-            }
-            if b >= 0x80 {
-                st.sawText = true
-                if role & ByteRole.script != 0 { st.sawScript = true }
-            }
-            if role & (ByteRole.boundary | ByteRole.at | ByteRole.angle | ByteRole.bracket) != 0 {
-                if role & ByteRole.angle != 0 { st.sawAngle = true }
-                if role & ByteRole.bracket != 0, i + 1 < n, base[i + 1] == UInt8(ascii: "(") { st.sawLink = true }
-                if role & ByteRole.at != 0, isEmailAt(base, n, i) { st.atoms |= InjectionScorer.bit(.emailAddressAtom) }
-                if role & ByteRole.boundary != 0 {
-                    switch b {
-                    case 0x0A:
-                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
-                        if i + 3 < n, base[i + 1] == 0x60, base[i + 2] == 0x60, base[i + 3] == 0x60 { st.inFence.toggle() }
-                        tokenLength = 0
-                    case UInt8(ascii: ">"):
-                        // After a tag a new line of text may start (`<p>Human: …`).
-                        InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
-                    case UInt8(ascii: "<"), UInt8(ascii: "{"), UInt8(ascii: "}"):
-                        InjectionScorer.cut(i + 1, &st, &sentences)
-                    case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"):
-                        if i + 1 >= n {
-                            InjectionScorer.cut(i + 1, &st, &sentences)
-                        } else {
-                            let nb = base[i + 1]
-                            if nb == 0x20 || nb == 0x0A || nb == 0x22 || nb == 0x27 || nb == UInt8(ascii: "<") {
-                                InjectionScorer.cut(i + 1, &st, &sentences)
-                            }
-                        }
-                    case 0x22:
-                        if i + 1 < n, base[i + 1] == UInt8(ascii: ",") || base[i + 1] == UInt8(ascii: ":") || base[i + 1] == UInt8(ascii: "}") {
-                            InjectionScorer.cut(i + 1, &st, &sentences)
-                        }
-                    case 0xE3:
-                        if i + 2 < n, base[i + 1] == 0x80, base[i + 2] == 0x82 { InjectionScorer.cut(i + 3, &st, &sentences) }   // 。
-                    case 0xEF:
-                        if i + 2 < n, base[i + 1] == 0xBC, base[i + 2] == 0x81 || base[i + 2] == 0x9F || base[i + 2] == 0x9B {
-                            InjectionScorer.cut(i + 3, &st, &sentences)   // ！？；
-                        }
-                    default:
-                        break
+            let blockEnd = min(n, i + PhraseAutomaton.maxBlock)
+            let count = auto.findHits(base, from: i, to: blockEnd, state: &state, into: hitBuffer)
+            var hits = BlockHits(hitBuffer, count: count, blockStart: i)
+            while i < blockEnd {
+                if i + 8 <= blockEnd {
+                    // Eight at a time unless a special byte comes first or second (dense
+                    // markup or punctuation: one by one is cheaper there).
+                    let role0 = roles[Int(base[i])], role1 = roles[Int(base[i + 1])]
+                    if (role0 | role1) & ByteRole.special == 0 {
+                        let k = InjectionScorer.plainWord(base, at: i, role0, role1, &tk, &encodedRuns)
+                        i &+= k
+                        if k == 8 { continue }
+                    } else if role0 & ByteRole.special == 0 {
+                        InjectionScorer.plainByte(role0, at: i, &tk, &encodedRuns)
+                        i &+= 1
+                    }
+                } else {
+                    let role = roles[Int(base[i])]
+                    if role & ByteRole.special == 0 {
+                        InjectionScorer.plainByte(role, at: i, &tk, &encodedRuns)
+                        i &+= 1
+                        continue
                     }
                 }
+                // A special byte.
+                let b = base[i]
+                let role = roles[Int(b)]
+                if tk.seen != 0 { st.sawText = true; tk.seen = 0 }
+                // A token ends: long ones may be base64/hex.
+                var tokenLength = tk.length
+                if tokenLength > 0 {
+                    st.sawText = true
+                    if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((i - tokenLength)..<i) }
+                }
+                if role & ByteRole.base64 != 0 {
+                    // `+`, `/`, `-`, `_` belong to base64 tokens.
+                    tokenLength &+= 1
+                } else {
+                    tokenLength = 0
+                }
+                if b >= 0x80 {
+                    st.sawText = true
+                    if role & ByteRole.script != 0 { st.sawScript = true }
+                }
+                if role & (ByteRole.boundary | ByteRole.at | ByteRole.angle | ByteRole.bracket) != 0 {
+                    if role & ByteRole.angle != 0 { st.sawAngle = true }
+                    if role & ByteRole.bracket != 0, i + 1 < n, base[i + 1] == UInt8(ascii: "(") { st.sawLink = true }
+                    if role & ByteRole.at != 0, isEmailAt(base, n, i) { st.atoms |= InjectionScorer.bit(.emailAddressAtom) }
+                    if role & ByteRole.boundary != 0 {
+                        // The phrases found so far belong to the sentence this byte may end.
+                        if hits.next <= i { apply(&hits, upTo: i, base, n, &st) }
+                        switch b {
+                        case 0x0A:
+                            InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                            if i + 3 < n, base[i + 1] == 0x60, base[i + 2] == 0x60, base[i + 3] == 0x60 { st.inFence.toggle() }
+                            tokenLength = 0
+                        case UInt8(ascii: ">"):
+                            // After a tag a new line of text may start (`<p>Human: …`).
+                            InjectionScorer.cut(i + 1, &st, &sentences, endsLine: true)
+                        case UInt8(ascii: "<"), UInt8(ascii: "{"), UInt8(ascii: "}"):
+                            InjectionScorer.cut(i + 1, &st, &sentences)
+                        case UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "?"), UInt8(ascii: ";"):
+                            if i + 1 >= n {
+                                InjectionScorer.cut(i + 1, &st, &sentences)
+                            } else {
+                                let nb = base[i + 1]
+                                if nb == 0x20 || nb == 0x0A || nb == 0x22 || nb == 0x27 || nb == UInt8(ascii: "<") {
+                                    InjectionScorer.cut(i + 1, &st, &sentences)
+                                }
+                            }
+                        case 0x22:
+                            if i + 1 < n, base[i + 1] == UInt8(ascii: ",") || base[i + 1] == UInt8(ascii: ":") || base[i + 1] == UInt8(ascii: "}") {
+                                InjectionScorer.cut(i + 1, &st, &sentences)
+                            }
+                        case 0xE3:
+                            if i + 2 < n, base[i + 1] == 0x80, base[i + 2] == 0x82 { InjectionScorer.cut(i + 3, &st, &sentences) }   // 。
+                        case 0xEF:
+                            if i + 2 < n, base[i + 1] == 0xBC, base[i + 2] == 0x81 || base[i + 2] == 0x9F || base[i + 2] == 0x9B {
+                                InjectionScorer.cut(i + 3, &st, &sentences)   // ！？；
+                            }
+                        default:
+                            break
+                        }
+                    }
+                }
+                tk.length = tokenLength
+                i &+= 1
             }
-            i &+= 1
+            // The rest of the block's hits: no cut since them, so they belong to the
+            // sentence still open.
+            if hits.next < blockEnd { apply(&hits, upTo: blockEnd - 1, base, n, &st) }
         }
-        if tokenLength > 0 { st.sawText = true }
-        if tokenLength >= EncodedSegments.minimumLength { encodedRuns.append((n - tokenLength)..<n) }
+        if tk.length > 0 || tk.seen != 0 { st.sawText = true }
+        if tk.mostSingles >= LetterSpacing.minimumRun { st.letterSpaced = true }
+        if tk.length >= EncodedSegments.minimumLength { encodedRuns.append((n - tk.length)..<n) }
         InjectionScorer.cut(n, &st, &sentences)
     }
 
@@ -430,15 +594,25 @@ public final class InjectionScorer: Sendable {
 
     /// Signals of neighbouring sentences (up to three each side, within 200 bytes)
     /// combine by noisy-OR; hidden and decoded text is boosted.
-    func combine(_ p: UnsafeBufferPointer<UInt8>, _ sentences: [Sentence], obfuscated: Bool) -> Analysis {
+    func combine(_ p: UnsafeBufferPointer<UInt8>, _ sentences: [Sentence], obfuscated: Bool,
+                 _ ws: InjectionWorkspace) -> Analysis {
         var best = 0.0
         var spans: [Range<Int>] = []
         // Signals and penalties of the sentences that say something; `slot` maps a
-        // sentence to its entry (sentences without signals have none).
-        var slot = [Int32](repeating: -1, count: sentences.count)
-        var signalList: [SignalSet] = []
-        var penaltyList: [Double] = []
-        var interesting: [Int] = []
+        // sentence to its entry (sentences without signals have none). The lists are the
+        // workspace's, given back at the end.
+        var slot = ws.slot, signalList = ws.signalList, penaltyList = ws.penaltyList
+        var interesting = ws.interesting, members = ws.members
+        ws.slot = []; ws.signalList = []; ws.penaltyList = []; ws.interesting = []; ws.members = []
+        defer {
+            ws.slot = slot; ws.signalList = signalList; ws.penaltyList = penaltyList
+            ws.interesting = interesting; ws.members = members
+        }
+        slot.removeAll(keepingCapacity: true)
+        slot.append(contentsOf: repeatElement(-1, count: sentences.count))
+        signalList.removeAll(keepingCapacity: true)
+        penaltyList.removeAll(keepingCapacity: true)
+        interesting.removeAll(keepingCapacity: true)
         for idx in sentences.indices {
             let s = sentences[idx]
             guard s.atoms != 0 || s.transformed != 0 || s.roles > 0 || s.exfilLink > 0 else { continue }
@@ -453,7 +627,6 @@ public final class InjectionScorer: Sendable {
             if sig.strongest >= 0.3 || s.transformed != 0 { interesting.append(idx) }
         }
         guard !interesting.isEmpty else { return Analysis(score: 0, spans: []) }
-        var members: [Int] = []
         for i in interesting {
             var j = i
             while j > 0, i - j < 3, sentences[i].start - sentences[j - 1].end < 200 { j -= 1 }

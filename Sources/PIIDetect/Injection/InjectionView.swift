@@ -7,14 +7,22 @@
 /// (`I G N O R E   A L L`) is collapsed on request (``LetterSpacing``). Every view byte
 /// maps back to the raw body.
 struct InjectionView {
-    /// The view bytes.
+    /// The view bytes (empty when ``isRaw``).
     var bytes: [UInt8]
+    /// Nothing needed decoding: the view is the raw body itself, not copied.
+    var isRaw = false
     /// View → raw mapping layers (empty: the view is the raw body).
     var layers: [OffsetMap]
     /// View ranges that came from Unicode tag characters (invisible text).
     var tagRanges: [Range<Int>]
     /// View positions where an invisible character was removed from inside a word.
     var splitPositions: [Int]
+
+    /// Calls `body` with the view bytes (`raw` itself when ``isRaw``).
+    @inline(__always)
+    func withBytes<R>(raw: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        isRaw ? body(raw) : bytes.withUnsafeBufferPointer(body)
+    }
 
     /// Maps a view range to the raw body.
     func rawRange(_ r: Range<Int>) -> Range<Int> {
@@ -32,29 +40,36 @@ struct InjectionView {
         return UnsafePointer(t)
     }()
 
-    static func build(_ raw: UnsafeBufferPointer<UInt8>) -> InjectionView {
-        var view = InjectionView(bytes: [], layers: [], tagRanges: [], splitPositions: [])
+    /// Bytes in `x` that may need decoding (a backslash, an ampersand, 0x80 or more).
+    @inline(__always) static func decodingCandidates(_ x: UInt64) -> UInt64 {
+        (x & ByteWord.highs) | ByteWord.equal(x, UInt8(ascii: "\\")) | ByteWord.equal(x, UInt8(ascii: "&"))
+    }
+
+    /// Index of the first byte at or after `from` that may need decoding (`p.count`: none).
+    static func firstToDecode(_ p: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        guard let base = p.baseAddress else { return p.count }
+        let n = p.count
+        var i = from
+        while i + 8 <= n {
+            let f = decodingCandidates(ByteWord.load(base + i))
+            if f != 0 { return i + ByteWord.first(f) }
+            i += 8
+        }
         let table = needsDecoding
-        var needs = false
-        if let base = raw.baseAddress {
-            var i = 0
-            let n = raw.count
-            while i < n {
-                if table[Int(base[i])] { needs = true; break }
-                i &+= 1
-            }
+        while i < n, !table[Int(base[i])] { i += 1 }
+        return i
+    }
+
+    static func build(_ raw: UnsafeBufferPointer<UInt8>) -> InjectionView {
+        let first = firstToDecode(raw, from: 0)
+        guard first < raw.count else {
+            return InjectionView(bytes: [], isRaw: true, layers: [], tagRanges: [], splitPositions: [])
         }
-        if needs {
-            var builder = Builder(raw)
-            builder.run()
-            view.bytes = builder.out
-            view.layers = [builder.map]
-            view.tagRanges = builder.tagRanges
-            view.splitPositions = builder.splitPositions
-        } else {
-            view.bytes = Array(raw)
-        }
-        return view
+        var builder = Builder(raw)
+        builder.i = first
+        builder.run()
+        return InjectionView(bytes: builder.out, layers: [builder.map], tagRanges: builder.tagRanges,
+                             splitPositions: builder.splitPositions)
     }
 
     // MARK: Builder
@@ -116,6 +131,11 @@ struct InjectionView {
         mutating func run() {
             let table = InjectionView.needsDecoding
             while i < n {
+                // Outside tag-character runs, plain bytes are skipped eight at a time.
+                if tagStart == nil {
+                    i = InjectionView.firstToDecode(p, from: i)
+                    guard i < n else { break }
+                }
                 let b = p[i]
                 if !table[Int(b)] {
                     if tagStart != nil { flush(i); runStart = i; closeTagRun() }
@@ -174,12 +194,21 @@ struct InjectionView {
                 if j < n, p[j] == UInt8(ascii: ";") { j += 1 }
                 return (v, j - s)
             }
-            var name = [UInt8]()
-            while j < n, isAlnum(p[j]), name.count < 8 { name.append(p[j]); j += 1 }
-            guard !name.isEmpty, j < n, p[j] == UInt8(ascii: ";"),
-                  let v = Builder.named[String(decoding: name, as: UTF8.self)] else { return nil }
-            return (v, j + 1 - s)
+            // The name (up to eight letters and digits), packed into an integer.
+            var name: UInt64 = 0, length = 0
+            while j < n, isAlnum(p[j]), length < 8 { name |= UInt64(p[j]) << UInt64(8 * length); length += 1; j += 1 }
+            guard length > 0, j < n, p[j] == UInt8(ascii: ";"),
+                  let k = Builder.packedNames.firstIndex(of: name) else { return nil }
+            return (Builder.namedValues[k], j + 1 - s)
         }
+
+        /// ``named``, keys packed as in ``entity(at:)`` (names hold no zero byte, so
+        /// packing keeps them apart).
+        static let packedNames: [UInt64] = namedList.map { name in
+            name.utf8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64(8 * $1.offset) }
+        }
+        static let namedValues: [UInt32] = namedList.map { named[$0]! }
+        static let namedList = Array(named.keys)
     }
 }
 

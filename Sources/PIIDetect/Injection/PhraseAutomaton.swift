@@ -30,17 +30,25 @@ final class PhraseAutomaton: @unchecked Sendable {
     /// The lexicon phrase behind each output (diagnostics).
     let phrases: [String]
     let classCount: Int
-    /// log2 of the row stride (the class count rounded up to a power of two).
-    let shift: Int
     let separatorClass: UInt8
     let outputs: [Output]
     let stateCount: Int
+    /// The longest keyword, in canonical bytes (the deepest state). Read from the start
+    /// state, this many non-separator bytes put the automaton in the state it would be in
+    /// had it read all the text before them (``findHits``).
+    let maxDepth: Int
 
     // Immutable after init; raw storage keeps the scan loop free of array checks.
     let classOf: UnsafeMutablePointer<UInt8>          // byte -> class
     let isWordClass: UnsafeMutablePointer<Bool>       // class -> letter/digit
-    /// `(state << shift) | class` -> next state; bit 15 set when that state has outputs.
+    /// `(state << 5) + offsetOf[byte]` -> next state; bit 15 set when that state has
+    /// outputs. Rows are cut into runs of 32 classes, and each run is a table of its own
+    /// (class `c` of state `s` is at `(c / 32) * stateCount * 32 + s * 32 + c % 32`): reading
+    /// text touches the first run only (its usual classes come first), 64 bytes a state,
+    /// and a cache line fetched next to it holds another state's first run, not the rest
+    /// of the same row.
     let transitions: UnsafeMutablePointer<UInt16>
+    let offsetOf: UnsafeMutablePointer<Int32>         // byte -> its class's place in a row
     let outputStart: UnsafeMutablePointer<Int32>      // state -> first output (count: next - this)
 
     /// The classes for ASCII: letters share case, leet digits join their letters.
@@ -94,9 +102,13 @@ final class PhraseAutomaton: @unchecked Sendable {
         var used = [Bool](repeating: false, count: 256)
         for (k, _) in keywords { for b in k { used[Int(b)] = true } }
         used[0x20] = true
+        // Numbered so that text's usual bytes (the separator, letters, then the markup
+        // most common in bodies) come first: a state's row then starts with their
+        // entries, and reading text touches one cache line of it (32 entries).
         var next = 1
         var classOfCanonical = [UInt8](repeating: 0, count: 256)
-        for b in 0..<256 where used[b] {
+        let first = [0x20] + Array(0x61...0x7A) + Array("<>\"./".utf8).map(Int.init)
+        for b in first + Array(0..<256) where used[b] && classOfCanonical[b] == 0 {
             classOfCanonical[b] = UInt8(next)
             next += 1
         }
@@ -129,6 +141,20 @@ final class PhraseAutomaton: @unchecked Sendable {
             }
             stateOutputs[s].append(out)
         }
+        // States numbered breadth first: the shallow ones, where reading text spends most
+        // of its time, are neighbours in the table (fewer pages and cache lines).
+        var order = [0]
+        var at = 0
+        while at < order.count {
+            let s = order[at]
+            at += 1
+            for c in 0..<classCount { if let t = goto[s][UInt8(c)] { order.append(t) } }
+        }
+        var newID = [Int](repeating: 0, count: goto.count)
+        for (k, s) in order.enumerated() { newID[s] = k }
+        goto = order.map { goto[$0].mapValues { newID[$0] } }
+        stateOutputs = order.map { stateOutputs[$0] }
+        enteredBySeparator = order.map { enteredBySeparator[$0] }
         let n = goto.count
         precondition(n < 0x7FFF, "phrase automaton too large for 15-bit states")
         var shift = 0
@@ -164,6 +190,20 @@ final class PhraseAutomaton: @unchecked Sendable {
         for st in 0..<n where enteredBySeparator[st] { table[st * stride + Int(separatorClass)] = UInt16(st) }
         // Flag transitions into states that report something.
         for e in 0..<(n * stride) where !stateOutputs[Int(table[e])].isEmpty { table[e] |= 0x8000 }
+        // The scan's layout: runs of 32 classes, one table each (see ``transitions``).
+        let runs = (classCount + 31) / 32
+        let split = UnsafeMutableRawPointer.allocate(byteCount: runs * n * 32 * 2, alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: runs * n * 32)
+        split.initialize(repeating: 0, count: runs * n * 32)
+        for st in 0..<n {
+            for c in 0..<classCount { split[(c >> 5) * n * 32 + st * 32 + (c & 31)] = table[st * stride + c] }
+        }
+        table.deallocate()
+        let offsetOf = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
+        for b in 0..<256 {
+            let c = Int(classOf[b])
+            offsetOf[b] = Int32((c >> 5) * n * 32 + (c & 31))
+        }
         let outputStart = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
         var flat: [Output] = []
         for s in 0..<n {
@@ -174,13 +214,14 @@ final class PhraseAutomaton: @unchecked Sendable {
 
         self.phrases = phraseList
         self.classCount = classCount
-        self.shift = shift
         self.separatorClass = separatorClass
         self.outputs = flat
         self.stateCount = n
+        self.maxDepth = keywords.reduce(1) { max($0, $1.0.count) }
         self.classOf = classOf
         self.isWordClass = isWordClass
-        self.transitions = table
+        self.transitions = split
+        self.offsetOf = offsetOf
         self.outputStart = outputStart
     }
 
@@ -188,28 +229,162 @@ final class PhraseAutomaton: @unchecked Sendable {
         classOf.deallocate()
         isWordClass.deallocate()
         transitions.deallocate()
+        offsetOf.deallocate()
         outputStart.deallocate()
     }
 
     /// Runs the automaton over `p`, calling `body(endExclusive, output)` for every match
-    /// that satisfies its word boundaries.
-    @inline(__always)
+    /// that satisfies its word boundaries, in position order.
     func scan(_ p: UnsafeBufferPointer<UInt8>, _ body: (Int, Output) -> Void) {
         guard let base = p.baseAddress else { return }
         let n = p.count
-        let shift = self.shift
-        // Local copies: the loop must not reload the object's fields.
-        let classes = UnsafePointer(classOf)
-        let table = UnsafePointer(transitions)
+        let hits = UnsafeMutablePointer<UInt32>.allocate(capacity: min(n, PhraseAutomaton.maxBlock))
+        defer { hits.deallocate() }
         var state = 0
-        var i = 0
-        while i < n {
-            let t = table[(state &<< shift) | Int(classes[Int(base[i])])]
-            state = Int(t & 0x7FFF)
-            if t & 0x8000 != 0 {
-                report(base, n, i, Int(outputStart[state]), Int(outputStart[state &+ 1]), body)
+        var lo = 0
+        while lo < n {
+            let hi = min(n, lo + PhraseAutomaton.maxBlock)
+            let count = findHits(base, from: lo, to: hi, state: &state, into: hits)
+            for h in 0..<count {
+                let s = Int(hits[h] & 0xFFFF)
+                report(base, n, lo + Int(hits[h] >> 16), Int(outputStart[s]), Int(outputStart[s &+ 1]), body)
             }
-            i += 1
+            lo = hi
+        }
+    }
+
+    // MARK: Hits of a block, several parts at a time
+
+    /// Longest stretch ``findHits`` takes (a hit stores its offset in 16 bits).
+    static let maxBlock = 1 << 16
+
+    /// Runs the automaton over `base[lo ..< hi]` from `state` (left in the state after the
+    /// last byte) and writes every step into a reporting state to `hits`, in position
+    /// order, as `(position - lo) << 16 | state`; returns how many. `hi - lo` is at most
+    /// ``maxBlock`` and `hits` holds `hi - lo` entries (at most one hit per byte).
+    ///
+    /// Each step is a load that depends on the previous one, from a table far larger than
+    /// L1 (about 11,000 states), so one chain spends its time waiting. A longer stretch is
+    /// cut into parts run side by side: parts after the first start from the start state
+    /// ``maxDepth`` non-separator bytes before their own range (a warm-up that only sets the
+    /// state: the automaton reads runs of separators as one and its state is the longest
+    /// keyword prefix ending at the current byte, so it cannot depend on anything earlier)
+    /// and report only from their range on. The result is the same as one chain's.
+    func findHits(_ base: UnsafePointer<UInt8>, from lo: Int, to hi: Int, state: inout Int,
+                  into hits: UnsafeMutablePointer<UInt32>) -> Int {
+        let n = hi - lo
+        precondition(n >= 0 && n <= PhraseAutomaton.maxBlock)
+        let warm = maxDepth + maxDepth / 4   // typical warm-up length in bytes
+        let wanted = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * 4) { scratch in
+            // Part k reads from read[k], reports from start[k] and ends at end[k]
+            // (= start[k + 1]); part 0 starts at `lo` in the given state. Lengths are
+            // about equal, warm-up included.
+            let read = scratch.baseAddress!, start = read + 4, end = read + 8, cursor = read + 12, states = read + 16
+            var parts = 1
+            read[0] = lo; start[0] = lo; cursor[0] = 0; states[0] = state
+            if wanted > 1 {
+                let length = (n + (wanted - 1) * warm) / wanted
+                let sep = separatorClass
+                let classes = UnsafePointer(classOf)
+                var previous = lo
+                for k in 1..<wanted {
+                    let s = k == 1 ? lo + length : previous + length - warm
+                    // Back from `s` over `maxDepth` non-separator bytes, within the previous
+                    // part; a long run of separators: the rest is read by the previous part.
+                    var w = s, symbols = 0
+                    while symbols < maxDepth, w > previous {
+                        w -= 1
+                        if classes[Int(base[w])] != sep { symbols += 1 }
+                    }
+                    guard symbols >= maxDepth else { break }
+                    read[k] = w; start[k] = s; end[k - 1] = s; cursor[k] = s - lo; states[k] = 0
+                    previous = s
+                    parts = k + 1
+                }
+            }
+            end[parts - 1] = hi
+            // Part k's hits go to its own region of `hits`, from `start[k] - lo`: at most one
+            // per byte of its range.
+            let offsets = UnsafePointer(offsetOf)
+            let table = UnsafePointer(transitions)
+            // A step into state `s` reported (the table's flag bit): the state has outputs.
+            @inline(__always) func reports(_ s: Int) -> Bool { outputStart[s] != outputStart[s &+ 1] }
+            @inline(__always) func record(_ k: Int, _ p: Int, _ s: Int) {
+                if p >= start[k] {
+                    hits[cursor[k]] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
+                    cursor[k] += 1
+                }
+            }
+            // Side by side (four or two parts) for the length all of them have, then each
+            // part's rest alone.
+            var m = Int.max
+            for k in 0..<parts { m = min(m, end[k] - read[k]) }
+            if parts >= 4 {
+                // The loop keeps only the four chains in registers; a step into a reporting
+                // state (rare) leaves it to record, found again from the states' outputs.
+                do {
+                    let b0 = base + read[0], b1 = base + read[1], b2 = base + read[2], b3 = base + read[3]
+                    var s0 = states[0], s1 = 0, s2 = 0, s3 = 0
+                    var j = 0
+                    while j < m {
+                        var flags: UInt16 = 0
+                        while j < m {
+                            let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                            let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
+                            let t2 = table[(s2 &<< 5) &+ Int(offsets[Int(b2[j])])]
+                            let t3 = table[(s3 &<< 5) &+ Int(offsets[Int(b3[j])])]
+                            s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF); s2 = Int(t2 & 0x7FFF); s3 = Int(t3 & 0x7FFF)
+                            flags = t0 | t1 | t2 | t3
+                            if flags & 0x8000 != 0 { break }
+                            j &+= 1
+                        }
+                        guard flags & 0x8000 != 0 else { break }
+                        if reports(s0) { record(0, read[0] + j, s0) }
+                        if reports(s1) { record(1, read[1] + j, s1) }
+                        if reports(s2) { record(2, read[2] + j, s2) }
+                        if reports(s3) { record(3, read[3] + j, s3) }
+                        j &+= 1
+                    }
+                    states[0] = s0; states[1] = s1; states[2] = s2; states[3] = s3
+                }
+                for k in 0..<4 { read[k] += m }
+            } else if parts == 2 {
+                let b0 = base + read[0], b1 = base + read[1]
+                var s0 = states[0], s1 = 0
+                var j = 0
+                while j < m {
+                    let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                    let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
+                    s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF)
+                    if (t0 | t1) & 0x8000 != 0 {
+                        if t0 & 0x8000 != 0 { record(0, read[0] + j, s0) }
+                        if t1 & 0x8000 != 0 { record(1, read[1] + j, s1) }
+                    }
+                    j &+= 1
+                }
+                states[0] = s0; states[1] = s1
+                for k in 0..<2 { read[k] += m }
+            }
+            for k in 0..<parts {
+                var s = states[k]
+                var p = read[k]
+                while p < end[k] {
+                    let t = table[(s &<< 5) &+ Int(offsets[Int(base[p])])]
+                    s = Int(t & 0x7FFF)
+                    if t & 0x8000 != 0 { record(k, p, s) }
+                    p += 1
+                }
+                states[k] = s
+            }
+            state = states[parts - 1]
+            // Close the gaps between the parts' regions (each moves down: a forward copy is safe).
+            var count = cursor[0]
+            for k in 1..<max(parts, 1) {
+                var r = start[k] - lo
+                while r < cursor[k] { hits[count] = hits[r]; count += 1; r += 1 }
+            }
+            return count
         }
     }
 
