@@ -1,3 +1,48 @@
+// MARK: - A set of byte values
+
+/// 256 bits, one per byte value.
+struct ByteBitmap {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    init() {}
+
+    init<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        for b in bytes { insert(b) }
+    }
+
+    @inline(__always) mutating func insert(_ b: UInt8) {
+        let bit: UInt64 = 1 << UInt64(b & 63)
+        switch b >> 6 {
+        case 0: words.0 |= bit
+        case 1: words.1 |= bit
+        case 2: words.2 |= bit
+        default: words.3 |= bit
+        }
+    }
+
+    @inline(__always) func contains(_ b: UInt8) -> Bool {
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = words.0
+        case 1: word = words.1
+        case 2: word = words.2
+        default: word = words.3
+        }
+        return word & (1 << UInt64(b & 63)) != 0
+    }
+
+    /// Calls `body` with each byte in the set, in ascending order.
+    @inline(__always) func forEach(_ body: (UInt8) -> Void) {
+        for (word, offset) in [(words.0, 0), (words.1, 64), (words.2, 128), (words.3, 192)] {
+            var w = word
+            while w != 0 {
+                body(UInt8(offset + w.trailingZeroBitCount))
+                w &= w - 1
+            }
+        }
+    }
+}
+
 // MARK: - Finding the next interesting byte, 16 bytes at a time
 
 /// A set of up to eight byte values (optionally with every non-ASCII byte), searched for
@@ -12,7 +57,7 @@ struct ByteSet {
     private let values: (Vector, Vector, Vector, Vector, Vector, Vector, Vector, Vector)
     private let highMask: Vector
     /// Per-byte membership, for the tail shorter than a vector.
-    private let member: (UInt64, UInt64, UInt64, UInt64)
+    private let member: ByteBitmap
 
     init(_ bytes: [UInt8], nonASCII: Bool = false) {
         precondition(!bytes.isEmpty && bytes.count <= 8, "ByteSet holds one to eight values")
@@ -21,30 +66,10 @@ struct ByteSet {
         values = (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
         // `b & highMask != 0` holds for every non-ASCII byte when enabled, never otherwise.
         highMask = Vector(repeating: nonASCII ? 0x80 : 0)
-        var m: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        func set(_ b: Int) {
-            switch b >> 6 {
-            case 0: m.0 |= 1 << UInt64(b & 63)
-            case 1: m.1 |= 1 << UInt64(b & 63)
-            case 2: m.2 |= 1 << UInt64(b & 63)
-            default: m.3 |= 1 << UInt64(b & 63)
-            }
-        }
-        for b in bytes { set(Int(b)) }
-        if nonASCII { for b in 0x80...0xFF { set(b) } }
-        member = m
+        member = ByteBitmap(bytes + (nonASCII ? Array(0x80...0xFF) : []))
     }
 
-    @inline(__always) func contains(_ b: UInt8) -> Bool {
-        let word: UInt64
-        switch b >> 6 {
-        case 0: word = member.0
-        case 1: word = member.1
-        case 2: word = member.2
-        default: word = member.3
-        }
-        return word & (1 << UInt64(b & 63)) != 0
-    }
+    @inline(__always) func contains(_ b: UInt8) -> Bool { member.contains(b) }
 
     @inline(__always) private func matches(_ x: Vector) -> Vector {
         // Unused slots repeat the first value, so all eight compares always run.

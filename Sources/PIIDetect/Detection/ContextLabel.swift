@@ -82,26 +82,9 @@ enum ContextLabel {
     static func contains(_ label: [UInt8], anyOf words: [[UInt8]]) -> Bool {
         guard !label.isEmpty else { return false }
         // The bytes the label holds: a word whose first byte is not among them is skipped.
-        var present: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for b in label {
-            let bit: UInt64 = 1 << UInt64(b & 63)
-            switch b >> 6 {
-            case 0: present.0 |= bit
-            case 1: present.1 |= bit
-            case 2: present.2 |= bit
-            default: present.3 |= bit
-            }
-        }
+        let present = ByteBitmap(label)
         for w in words where w.count <= label.count {
-            guard let f = w.first else { continue }
-            let word: UInt64
-            switch f >> 6 {
-            case 0: word = present.0
-            case 1: word = present.1
-            case 2: word = present.2
-            default: word = present.3
-            }
-            guard word & (1 << UInt64(f & 63)) != 0 else { continue }
+            guard let f = w.first, present.contains(f) else { continue }
             var i = 0
             let last = label.count - w.count
             while i <= last {

@@ -13,7 +13,7 @@ import Darwin
 ///
 /// The arrays are taken out while in use (`var list = ws.list; ws.list = []`, no copy: the
 /// local holds the only reference) and put back after, so the hot loops work on locals.
-final class InjectionWorkspace {
+final class InjectionWorkspace: PerThread.Workspace {
     var sentences: [InjectionScorer.Sentence] = []
     var slot: [Int32] = []
     var signalList: [SignalSet] = []
@@ -44,26 +44,11 @@ final class InjectionWorkspace {
         return hits
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { pointer in
-            guard let pointer else { return }
-            Unmanaged<InjectionWorkspace>.fromOpaque(pointer).release()
-        }
-        return key
-    }()
+    private static let key = PerThread.makeKey()
 
     /// The calling thread's workspace, or a fresh one if it is in use.
     static func acquire() -> InjectionWorkspace {
-        if let p = pthread_getspecific(key) {
-            let w = Unmanaged<InjectionWorkspace>.fromOpaque(p).takeUnretainedValue()
-            if !w.busy { w.busy = true; return w }
-            return InjectionWorkspace()
-        }
-        let w = InjectionWorkspace()
-        pthread_setspecific(key, Unmanaged.passRetained(w).toOpaque())
-        w.busy = true
-        return w
+        PerThread.acquire(key)
     }
 
     func release() {

@@ -19,7 +19,7 @@ public enum SecretHeuristics {
     /// of all 256 counts.
     struct ByteCounts {
         var counts = [Int32](repeating: 0, count: 256)
-        var present: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var present = ByteBitmap()
         var distinct = 0
         let total: Int
 
@@ -29,13 +29,7 @@ public enum SecretHeuristics {
                 for b in s {
                     if c[Int(b)] == 0 {
                         distinct += 1
-                        let bit: UInt64 = 1 << UInt64(b & 63)
-                        switch b >> 6 {
-                        case 0: present.0 |= bit
-                        case 1: present.1 |= bit
-                        case 2: present.2 |= bit
-                        default: present.3 |= bit
-                        }
+                        present.insert(b)
                     }
                     c[Int(b)] += 1
                 }
@@ -51,21 +45,17 @@ public enum SecretHeuristics {
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { terms in
                 terms.initialize(repeating: .nan)
                 counts.withUnsafeBufferPointer { c in
-                    for (word, offset) in [(present.0, 0), (present.1, 64), (present.2, 128), (present.3, 192)] {
-                        var w = word
-                        while w != 0 {
-                            let count = Int(c[offset + w.trailingZeroBitCount])
-                            let term: Double
-                            if count < 64, !terms[count].isNaN {
-                                term = terms[count]
-                            } else {
-                                let p = Double(count) / n
-                                term = p * log2(p)
-                                if count < 64 { terms[count] = term }
-                            }
-                            h -= term
-                            w &= w - 1
+                    present.forEach { b in
+                        let count = Int(c[Int(b)])
+                        let term: Double
+                        if count < 64, !terms[count].isNaN {
+                            term = terms[count]
+                        } else {
+                            let p = Double(count) / n
+                            term = p * log2(p)
+                            if count < 64 { terms[count] = term }
                         }
+                        h -= term
                     }
                 }
             }
