@@ -220,6 +220,34 @@ struct ForwardingTests {
         }
     }
 
+    @Test("WebSocket frame size: masking decodes upstream frames up to 16 MiB; a larger one ends the connection; without secrets a 17 MiB frame passes unchanged")
+    func webSocketFrameLimit() async throws {
+        let pki = try await TestPKI.shared()
+        let secret = TestSecret()
+        let below = 15 << 20, above = 17 << 20
+        try await withUpstream(.tls(pki.leaf)) { upstream in
+            try await withProxy(secret.configuration()) { proxy in
+                let conversation = try await WebSocketClient.converse(
+                    proxyPort: proxy.port, host: "ws.test", port: upstream.port, tls: true,
+                    caFile: proxy.caCertificatePath, messages: ["big:\(below)", "big:\(above)", "after"])
+                #expect(conversation.upgradeStatus == 101)
+                #expect(conversation.echoLengths == [below], "only the frame under the limit arrives: \(conversation.echoLengths)")
+                #expect(conversation.error != nil, "the connection ends at the oversized frame")
+                // The proxy itself goes on serving.
+                let (result, transfer) = try await Curl.fetch(proxy: proxy, caFile: proxy.caCertificatePath, upstream.url("/hello"))
+                #expect(result.exitCode == 0 && transfer.status == 200)
+            }
+            try await withProxy(ProxyConfiguration(policy: PolicyYAML.make(mitm: "true"))) { proxy in
+                let conversation = try await WebSocketClient.converse(
+                    proxyPort: proxy.port, host: "ws.test", port: upstream.port, tls: true,
+                    caFile: proxy.caCertificatePath, messages: ["big:\(above)"])
+                #expect(conversation.error == nil, "\(conversation)")
+                #expect(conversation.echoLengths == [above])
+                #expect(conversation.closeCode == 1000)
+            }
+        }
+    }
+
     @Test("SIGTERM with a request in flight (sidecar and gateway): it completes, new connections are refused, its audit record is flushed, exit 0", arguments: [false, true])
     func sigtermDrainsInFlightRequests(gateway: Bool) async throws {
         let token = "drain-token"

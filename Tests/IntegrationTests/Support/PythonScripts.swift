@@ -89,8 +89,8 @@ enum PythonScripts {
             for message in a.message:
                 send_frame(sock, 0x1, message.encode())
                 opcode, payload, masked = read_frame(reader)
-                result["echoes"].append({"opcode": opcode, "text": payload.decode("utf-8", "replace"),
-                                         "masked": masked})
+                result["echoes"].append({"opcode": opcode, "text": payload[:4096].decode("utf-8", "replace"),
+                                         "length": len(payload), "masked": masked})
             send_frame(sock, 0x8, struct.pack("!H", 1000))
             opcode, payload, _ = read_frame(reader)
             if opcode == 0x8 and len(payload) >= 2:

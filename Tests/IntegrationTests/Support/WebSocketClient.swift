@@ -7,8 +7,10 @@ struct WebSocketConversation: Sendable {
     let connectStatus: Int?
     let upgradeStatus: Int?
     let acceptKeyValid: Bool
-    /// Echoed texts, in order.
+    /// Echoed texts, in order (the first 4 KiB of each).
     let echoes: [String]
+    /// Byte length of each echo.
+    let echoLengths: [Int]
     /// Whether every echo frame was unmasked, as a server's frames must be.
     let echoesUnmasked: Bool
     let closeCode: Int?
@@ -17,7 +19,8 @@ struct WebSocketConversation: Sendable {
 
 enum WebSocketClient {
     /// Opens a WebSocket to `host:port` (through the proxy when `proxyPort` is given), sends
-    /// each message as a text frame and collects the echoes.
+    /// each message as a text frame and collects the echoes. The test upstream answers
+    /// `big:N` with one text frame of N bytes.
     static func converse(
         proxyPort: Int?, host: String, port: Int, tls: Bool, caFile: String?, messages: [String]
     ) async throws -> WebSocketConversation {
@@ -44,6 +47,7 @@ enum WebSocketClient {
             upgradeStatus: json["upgrade_status"]?.intValue,
             acceptKeyValid: json["accept_ok"]?.boolValue ?? false,
             echoes: echoes.compactMap { $0["text"]?.stringValue },
+            echoLengths: echoes.compactMap { $0["length"]?.intValue },
             echoesUnmasked: echoes.allSatisfy { $0["masked"]?.boolValue == false },
             closeCode: json["close_code"]?.intValue,
             error: json["error"]?.stringValue)
