@@ -20,10 +20,11 @@ struct OffsetMap: Sendable {
 
     init() {}
 
-    /// An empty map with room for `capacity` segments (growing one append at a time
-    /// reallocates several times for a body with a handful of escapes).
-    init(capacity: Int) {
-        segments.reserveCapacity(capacity)
+    /// An empty map for a pass over `inputLength` bytes, with room for the segments of a
+    /// body with a handful of decoded tokens (growing one append at a time reallocates
+    /// several times).
+    init(inputLength: Int) {
+        segments.reserveCapacity(min(64, inputLength / 4 + 4))
     }
 
     /// Records `len` bytes copied from `input`; merges with the previous copy when adjacent.

@@ -239,7 +239,7 @@ enum EscapePass {
         var significant = false
         var out: [UInt8] = []
         out.reserveCapacity(n)
-        var map = OffsetMap(capacity: min(64, n / 4 + 4))
+        var map = OffsetMap(inputLength: n)
         var i = 0
         var runStart = 0
         // Cache of the last form-segment decision, so `+` handling stays linear.
@@ -401,7 +401,7 @@ enum CharacterPass {
         init(_ p: UnsafeBufferPointer<UInt8>) {
             self.p = p
             self.n = p.count
-            self.map = OffsetMap(capacity: min(64, p.count / 4 + 4))
+            self.map = OffsetMap(inputLength: p.count)
             out.reserveCapacity(p.count)
         }
 

@@ -16,8 +16,8 @@ public final class Detector: Sendable {
 
     struct Program: @unchecked Sendable {
         let regex: Regex2
-        let types: Set<EntityType>
-        /// `types` as bits (looking up a set of a `String`-backed enum hashes strings).
+        /// The types it finds, as bits (looking up a set of a `String`-backed enum hashes
+        /// strings on every match).
         let typeMask: TypeMask
         /// Literals of which one must occur in the body for the program to run (bits of
         /// ``needleFinder``'s list).
@@ -48,7 +48,7 @@ public final class Detector: Sendable {
         let finder = NeedleFinder(specs.flatMap { $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) } })
         needleFinder = finder
         secrets = try specs.map {
-            Program(regex: try Regex2($0.pattern, options: $0.options), types: $0.types, typeMask: TypeMask($0.types),
+            Program(regex: try Regex2($0.pattern, options: $0.options), typeMask: TypeMask($0.types),
                     needles: finder.bits(for: $0.needles.map { Array(UnsafeBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount)) }))
         }
         // The per-thread match data holds 16 groups; the patterns use at most one.
@@ -363,6 +363,7 @@ public final class Detector: Sendable {
 
 enum PEMBlock {
     static let endMarker = Array("-----END ".utf8)
+    static let keyWords = Array("PRIVATE KEY".utf8), block = Array(" BLOCK".utf8), dashes = Array("-----".utf8)
 
     /// Positions of every `-----END ` in the body (one linear pass, done only when a
     /// private-key header was seen), so each header finds its footer by binary search.
@@ -391,12 +392,12 @@ enum PEMBlock {
         guard e - begin.upperBound <= 65_536 else { return nil }
         var expected = endMarker
         expected.append(contentsOf: UnsafeBufferPointer(rebasing: p[label]))
-        expected.append(contentsOf: Array("PRIVATE KEY".utf8))
+        expected.append(contentsOf: keyWords)
         guard e + expected.count <= p.count,
               UnsafeBufferPointer(rebasing: p[e..<(e + expected.count)]).elementsEqual(expected) else { return nil }
         var j = e + expected.count
-        if j + 6 <= p.count, UnsafeBufferPointer(rebasing: p[j..<(j + 6)]).elementsEqual(Array(" BLOCK".utf8)) { j += 6 }
-        guard j + 5 <= p.count, UnsafeBufferPointer(rebasing: p[j..<(j + 5)]).elementsEqual(Array("-----".utf8)) else { return nil }
+        if j + 6 <= p.count, UnsafeBufferPointer(rebasing: p[j..<(j + 6)]).elementsEqual(block) { j += 6 }
+        guard j + 5 <= p.count, UnsafeBufferPointer(rebasing: p[j..<(j + 5)]).elementsEqual(dashes) else { return nil }
         return j + 5
     }
 }

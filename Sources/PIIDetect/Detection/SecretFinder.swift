@@ -58,6 +58,8 @@ enum SecretChecks {
         return !SecretHeuristics.isPlaceholder(body)
     }
 
+    static let awsLabelWords: [[UInt8]] = ["aws", "amazon", "s3_", "s3-", "secretaccesskey", "secret_access_key"].map { Array($0.utf8) }
+
     /// The label before `secret` must name AWS (`aws_secret_access_key`, `AWS_SECRET`,
     /// `S3_SECRET_KEY`, `SecretAccessKey`).
     static func awsSecretLabel(_ p: UnsafeBufferPointer<UInt8>, matchStart: Int) -> Bool {
@@ -67,9 +69,7 @@ enum SecretChecks {
             i -= 1
         }
         for k in i..<min(p.count, matchStart + 24) { label.append(lower(p[k])) }
-        return ContextLabel.contains(label, anyOf: [Array("aws".utf8), Array("amazon".utf8), Array("s3_".utf8),
-                                                    Array("s3-".utf8), Array("secretaccesskey".utf8),
-                                                    Array("secret_access_key".utf8)])
+        return ContextLabel.contains(label, anyOf: awsLabelWords)
     }
 
     static func awsSecret(_ s: ArraySlice<UInt8>) -> Bool {
