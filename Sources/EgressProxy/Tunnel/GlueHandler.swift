@@ -13,8 +13,9 @@ protocol GluePartner: AnyObject {
 
 /// The relay mechanics shared by both kinds of glue: hand what this side reads to the partner,
 /// stop reading while the partner's channel is not writable and resume when it drains, pass
-/// half-closure and closure on. Both sides of a pair live on the same event loop. Subclasses
-/// are the channel handlers and call the `relay...` methods from their handler methods.
+/// half-closure and closure on. Both sides of a pair live on the same event loop. The
+/// subclasses are the channel handlers: they inherit every handler method here and add
+/// their own `channelRead`.
 class GlueEndpoint: GluePartner {
     private(set) var partner: GluePartner?
     private(set) var context: ChannelHandlerContext?
@@ -59,28 +60,28 @@ class GlueEndpoint: GluePartner {
         context?.channel.isWritable ?? false
     }
 
-    // MARK: Handler plumbing
+    // MARK: Channel handler methods (the same for both kinds of glue)
 
-    func relayAdded(_ context: ChannelHandlerContext) {
+    func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func relayRemoved() {
-        context = nil
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         partner = nil
     }
 
-    func relayReadComplete() {
+    func channelReadComplete(context: ChannelHandlerContext) {
         partner?.partnerFlush()
     }
 
-    func relayInactive() {
+    func channelInactive(context: ChannelHandlerContext) {
         onClose?()
         onClose = nil
         partner?.partnerCloseFull()
     }
 
-    func relayEvent(_ context: ChannelHandlerContext, _ event: Any) {
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             // A tunnel or upgraded connection with no byte either way for the idle timeout.
             context.close(promise: nil)
@@ -92,13 +93,19 @@ class GlueEndpoint: GluePartner {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func relayWritabilityChanged(_ context: ChannelHandlerContext) {
+    /// An error on this side (for the frame glue also a frame the decoder refuses: too
+    /// large, malformed) ends the relay.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             partner?.partnerBecameWritable()
         }
     }
 
-    func relayRead(_ context: ChannelHandlerContext) {
+    func read(context: ChannelHandlerContext) {
         if let partner, partner.partnerWritable {
             context.read()
         } else {
@@ -133,19 +140,9 @@ final class GlueHandler: GlueEndpoint, ChannelDuplexHandler {
         GlueHandler()
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { relayAdded(context) }
-    func handlerRemoved(context: ChannelHandlerContext) { relayRemoved() }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = Self.unwrapInboundIn(data)
         bytesRead += buffer.readableBytes
         partner?.partnerWrite(data)
     }
-
-    func channelReadComplete(context: ChannelHandlerContext) { relayReadComplete() }
-    func channelInactive(context: ChannelHandlerContext) { relayInactive() }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { relayEvent(context, event) }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
-    func channelWritabilityChanged(context: ChannelHandlerContext) { relayWritabilityChanged(context) }
-    func read(context: ChannelHandlerContext) { relayRead(context) }
 }

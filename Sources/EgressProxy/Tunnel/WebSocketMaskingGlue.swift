@@ -35,9 +35,6 @@ final class WebSocketMaskingGlue: GlueEndpoint, ChannelDuplexHandler {
         client.connect(to: self)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { relayAdded(context) }
-    func handlerRemoved(context: ChannelHandlerContext) { relayRemoved() }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         let payload = frame.unmaskedData
@@ -64,12 +61,4 @@ final class WebSocketMaskingGlue: GlueEndpoint, ChannelDuplexHandler {
         let masked = WebSocketFrame(fin: frame.fin, opcode: frame.opcode, maskKey: nil, data: out)
         partner?.partnerWrite(NIOAny(masked))
     }
-
-    func channelReadComplete(context: ChannelHandlerContext) { relayReadComplete() }
-    func channelInactive(context: ChannelHandlerContext) { relayInactive() }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) { relayEvent(context, event) }
-    /// A frame the decoder refuses (too large, malformed): end the relay.
-    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
-    func channelWritabilityChanged(context: ChannelHandlerContext) { relayWritabilityChanged(context) }
-    func read(context: ChannelHandlerContext) { relayRead(context) }
 }
