@@ -153,14 +153,7 @@ public struct JSONParser {
             position += 1
             skipWhitespace()
             members.append((key, try parseValue()))
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an object") }
-            let c = bytes[position]
-            position += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") { break }
-            position -= 1
-            throw error("expected ',' or '}' in an object")
+            if try !moreMembers(closedBy: UInt8(ascii: "}"), in: "an object") { break }
         }
         depth -= 1
         return .object(members)
@@ -179,17 +172,23 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             elements.append(try parseValue())
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end of input in an array") }
-            let c = bytes[position]
-            position += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "]") { break }
-            position -= 1
-            throw error("expected ',' or ']' in an array")
+            if try !moreMembers(closedBy: UInt8(ascii: "]"), in: "an array") { break }
         }
         depth -= 1
         return .array(elements)
+    }
+
+    /// After a member or element: `,` (true: another follows) or the closing bracket
+    /// (false), past whitespace.
+    private mutating func moreMembers(closedBy close: UInt8, in what: String) throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count else { throw error("unexpected end of input in \(what)") }
+        let c = bytes[position]
+        if c == UInt8(ascii: ",") || c == close {
+            position += 1
+            return c == UInt8(ascii: ",")
+        }
+        throw error("expected ',' or '\(Character(Unicode.Scalar(close)))' in \(what)")
     }
 
     private mutating func enter() throws(JSONSyntaxError) {
