@@ -532,13 +532,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if ex.requestInspection?.bodyActive == true {
             // SPEC 6 outbound: PII, env masking, transformations over what the sandbox sent;
             // the secrets are substituted into the result.
-            switch ex.requestInspection!.feed(body) {
-            case .deny(let reason, let detail):
-                refuseInspection(ex, reason: reason, detail: detail)
-                return
-            case .forward(let inspected):
-                out = inspected
-            }
+            guard let inspected = forwardedOrRefused(ex, ex.requestInspection!.feed(body)) else { return }
+            out = inspected
         }
         ex.captured?.appendRequest(out)
         if var plan = ex.bodyPlan {
@@ -569,18 +564,25 @@ final class ProxyRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The bytes the request inspection lets through, or nil after refusing the request
+    /// for what it found.
+    private func forwardedOrRefused(_ ex: Exchange, _ step: StageResult) -> ByteBuffer? {
+        switch step {
+        case .deny(let reason, let detail):
+            refuseInspection(ex, reason: reason, detail: detail)
+            return nil
+        case .forward(let inspected):
+            return inspected
+        }
+    }
+
     private func finishUpstreamRequest(_ ex: Exchange) {
         guard let ch = ex.upstream?.channel else { return }
         var tail = ByteBuffer()
         if ex.requestInspection?.bodyActive == true {
-            switch ex.requestInspection!.finish() {
-            case .deny(let reason, let detail):
-                refuseInspection(ex, reason: reason, detail: detail)
-                return
-            case .forward(let inspected):
-                tail = inspected
-                ex.captured?.appendRequest(inspected)
-            }
+            guard let inspected = forwardedOrRefused(ex, ex.requestInspection!.finish()) else { return }
+            tail = inspected
+            ex.captured?.appendRequest(inspected)
         }
         if var plan = ex.bodyPlan {
             var r = plan.feed(tail)
