@@ -11,28 +11,35 @@ import Darwin
 public enum SecretHeuristics {
     /// Shannon entropy in bits per byte.
     public static func entropy(_ s: ArraySlice<UInt8>) -> Double {
-        ByteCounts(s).entropy
+        ByteCounts.of(s) { $0.entropy }
     }
 
     /// Byte counts of a short value, with the set of bytes present, so the sums run over
     /// the bytes that occur (in byte order, as a loop over all 256 counts would) instead
-    /// of all 256 counts.
+    /// of all 256 counts. The counts live on the stack for the duration of ``of(_:_:)``.
     struct ByteCounts {
-        var counts = [Int32](repeating: 0, count: 256)
-        var present = ByteBitmap()
-        var distinct = 0
+        private let counts: UnsafeMutableBufferPointer<Int32>
+        private(set) var present = ByteBitmap()
+        private(set) var distinct = 0
         let total: Int
 
-        init(_ s: ArraySlice<UInt8>) {
+        /// Counts the bytes of `s` and calls `body` with the counts.
+        static func of<R>(_ s: ArraySlice<UInt8>, _ body: (ByteCounts) -> R) -> R {
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 256) { c in
+                c.initialize(repeating: 0)
+                return body(ByteCounts(s, c))
+            }
+        }
+
+        private init(_ s: ArraySlice<UInt8>, _ c: UnsafeMutableBufferPointer<Int32>) {
+            counts = c
             total = s.count
-            counts.withUnsafeMutableBufferPointer { c in
-                for b in s {
-                    if c[Int(b)] == 0 {
-                        distinct += 1
-                        present.insert(b)
-                    }
-                    c[Int(b)] += 1
+            for b in s {
+                if c[Int(b)] == 0 {
+                    distinct += 1
+                    present.insert(b)
                 }
+                c[Int(b)] += 1
             }
         }
 
@@ -44,19 +51,17 @@ public enum SecretHeuristics {
             // (the sum still runs in byte order, so the result is the same to the bit).
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 64) { terms in
                 terms.initialize(repeating: .nan)
-                counts.withUnsafeBufferPointer { c in
-                    present.forEach { b in
-                        let count = Int(c[Int(b)])
-                        let term: Double
-                        if count < 64, !terms[count].isNaN {
-                            term = terms[count]
-                        } else {
-                            let p = Double(count) / n
-                            term = p * log2(p)
-                            if count < 64 { terms[count] = term }
-                        }
-                        h -= term
+                present.forEach { b in
+                    let count = Int(counts[Int(b)])
+                    let term: Double
+                    if count < 64, !terms[count].isNaN {
+                        term = terms[count]
+                    } else {
+                        let p = Double(count) / n
+                        term = p * log2(p)
+                        if count < 64 { terms[count] = term }
                     }
+                    h -= term
                 }
             }
             return h
@@ -67,10 +72,10 @@ public enum SecretHeuristics {
     /// placeholder or filler rather than generated key material.
     public static func isPlaceholder(_ body: ArraySlice<UInt8>) -> Bool {
         if containsPlaceholderWord(body) { return true }
-        let counts = ByteCounts(body)
-        if counts.distinct < min(8, max(3, body.count / 3)) { return true }
-        if body.count >= 16, counts.entropy < 3.0 { return true }
-        return false
+        return ByteCounts.of(body) { counts in
+            if counts.distinct < min(8, max(3, body.count / 3)) { return true }
+            return body.count >= 16 && counts.entropy < 3.0
+        }
     }
 
     /// One pass with a switch on each byte; the words are checked only where their first
