@@ -173,8 +173,9 @@ public final class Detector: Sendable {
         let lowerA = V(repeating: 0x61), caseBit = V(repeating: 0x20)
         let dot = V(repeating: 0x2E), dash = V(repeating: 0x2D), plus = V(repeating: 0x2B)
         let paren = V(repeating: 0x28), colon = V(repeating: 0x3A), at = V(repeating: 0x40)
-        // The last block is read from a zero-padded copy: `prev` is the byte before the
-        // block, then the block, then padding (zero bytes start nothing and match no pair).
+        // The first and last blocks are read from a zero-padded copy: `prev` is the byte
+        // before the block, then the block, then padding (zero bytes start nothing and match
+        // no pair).
         var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
         do {
             /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` is the
@@ -204,21 +205,8 @@ public final class Detector: Sendable {
                     bits &= bits &- 1
                 }
             }
-            var i = 0
-            if n >= 18 {
-                // Position 0 has no byte before it: the first block starts at 1.
-                starts.consider(base, n, 0, roles)
-                found |= needleFinder.match(base, n, 0)
-                i = 1
-                let raw = UnsafeRawPointer(base)
-                while i &+ 17 <= n {
-                    block(raw, i, i)
-                    i &+= 16
-                }
-            }
-            // The rest (under 17 positions, or a short body) in blocks of the padded copy.
-            while i < n {
-                let count = min(16, n - i)
+            /// Positions `i ..< i+count` read from a zero-padded copy.
+            @inline(__always) func paddedBlock(_ i: Int, _ count: Int) {
                 withUnsafeMutableBytes(of: &tail) { buf in
                     buf.initializeMemory(as: UInt8.self, repeating: 0)
                     if i > 0 { buf[0] = base[i - 1] }
@@ -226,6 +214,19 @@ public final class Detector: Sendable {
                     for k in 0..<min(count + 1, n - i) { buf[1 + k] = base[i + k] }
                     block(UnsafeRawPointer(buf.baseAddress!), 1, i)
                 }
+            }
+            // The first block has no byte before it and the last one may be short: both are
+            // read from the padded copy; the blocks between straight from the body.
+            paddedBlock(0, min(16, n))
+            var i = 16
+            let raw = UnsafeRawPointer(base)
+            while i &+ 17 <= n {
+                block(raw, i, i)
+                i &+= 16
+            }
+            while i < n {
+                let count = min(16, n - i)
+                paddedBlock(i, count)
                 i &+= count
             }
         }
