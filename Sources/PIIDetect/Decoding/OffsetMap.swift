@@ -27,6 +27,12 @@ struct OffsetMap: Sendable {
         segments.reserveCapacity(min(64, inputLength / 4 + 4))
     }
 
+    /// Empties the map for a pass over `inputLength` bytes, keeping its storage.
+    mutating func reset(inputLength: Int) {
+        if !segments.isEmpty { segments.removeAll(keepingCapacity: true) }
+        segments.reserveCapacity(min(64, inputLength / 4 + 4))
+    }
+
     /// Records `len` bytes copied from `input`; merges with the previous copy when adjacent.
     @inline(__always)
     mutating func copy(out: Int, input: Int, len: Int) {

@@ -25,33 +25,86 @@ public enum TextDecoder {
         decode(raw, flags: ByteFlags.scan(raw))
     }
 
-    static func decode(_ raw: UnsafeBufferPointer<UInt8>, flags initial: ByteFlags) -> DecodedText {
+    static func decode(_ raw: UnsafeBufferPointer<UInt8>, flags: ByteFlags) -> DecodedText {
+        var buffers = DecodeBuffers()
+        buffers.decode(raw, flags: flags)
         var layers: [OffsetMap] = []
-        var flags = initial
-        var current: [UInt8]? = nil
-        if flags.contains(.escape) {
-            let (out, map, significant) = EscapePass.run(raw)
-            layers.append(map)
-            // When every decoded byte is one the flags ignore (the common JSON escapes),
-            // whatever the flags find in the output was already in the body next to the
-            // same bytes, so the body's flags hold (a superset at worst: the character
-            // pass then changes nothing). Otherwise the output is scanned again.
-            if significant { flags = out.withUnsafeBufferPointer { ByteFlags.scan($0) } }
-            current = out
-        }
-        if flags.contains(.character) || flags.contains(.bareWord) {
-            let bare = flags.contains(.bareWord)
-            let (out, map) = current.map { c in c.withUnsafeBufferPointer { CharacterPass.run($0, bareWords: bare) } }
-                ?? CharacterPass.run(raw, bareWords: bare)
-            current = out
-            layers.append(map)
-        }
-        return DecodedText(bytes: current ?? Array(raw), layers: layers)
+        if buffers.escaped { layers.append(buffers.escapeMap) }
+        if buffers.folded { layers.append(buffers.foldMap) }
+        return DecodedText(bytes: buffers.withOutput(raw) { Array($0) }, layers: layers)
     }
 
     /// Decodes `raw` for detection.
     public static func decode(_ raw: [UInt8]) -> DecodedText {
         raw.withUnsafeBufferPointer { decode($0) }
+    }
+}
+
+// MARK: - Reusable decoding output
+
+/// The passes' output for one body, written into arrays that are kept (cleared, capacity
+/// kept) from one body to the next: a scan's workspace holds one, so decoding a body
+/// allocates nothing once the buffers have grown to the usual body size.
+struct DecodeBuffers {
+    /// The escape pass's output and map (valid when ``escaped``).
+    var escapeOutput: [UInt8] = []
+    var escapeMap = OffsetMap()
+    /// The character pass's output and map (valid when ``folded``).
+    var foldOutput: [UInt8] = []
+    var foldMap = OffsetMap()
+    /// Which passes ran for the last body.
+    private(set) var escaped = false
+    private(set) var folded = false
+
+    /// Whether the last body needed no decoding (its bytes are the output).
+    var isIdentity: Bool { !escaped && !folded }
+
+    /// Runs the passes `flags` asks for (from ``ByteFlags/scan(_:)`` of `raw`).
+    mutating func decode(_ raw: UnsafeBufferPointer<UInt8>, flags initial: ByteFlags) {
+        var flags = initial
+        escaped = false
+        folded = false
+        if flags.contains(.escape) {
+            let significant = EscapePass.run(raw, into: &escapeOutput, &escapeMap)
+            escaped = true
+            // When every decoded byte is one the flags ignore (the common JSON escapes),
+            // whatever the flags find in the output was already in the body next to the
+            // same bytes, so the body's flags hold (a superset at worst: the character
+            // pass then changes nothing). Otherwise the output is scanned again.
+            if significant { flags = escapeOutput.withUnsafeBufferPointer { ByteFlags.scan($0) } }
+        }
+        if flags.contains(.character) || flags.contains(.bareWord) {
+            let bare = flags.contains(.bareWord)
+            if escaped {
+                // The input is read while the output is written: different arrays.
+                escapeOutput.withUnsafeBufferPointer { CharacterPass.run($0, bareWords: bare, into: &foldOutput, &foldMap) }
+            } else {
+                CharacterPass.run(raw, bareWords: bare, into: &foldOutput, &foldMap)
+            }
+            folded = true
+        }
+    }
+
+    /// Calls `body` with the decoded bytes of the last body (`raw` itself when nothing
+    /// needed decoding).
+    func withOutput<R>(_ raw: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if folded { return foldOutput.withUnsafeBufferPointer(body) }
+        if escaped { return escapeOutput.withUnsafeBufferPointer(body) }
+        return body(raw)
+    }
+
+    /// Maps a range of the decoded bytes to the raw body's byte range it came from.
+    func rawRange(_ r: Range<Int>) -> Range<Int> {
+        var range = r
+        if folded { range = foldMap.inputRange(range) }
+        if escaped { range = escapeMap.inputRange(range) }
+        return range
+    }
+
+    /// Drops buffers a huge body grew, so a workspace does not keep them.
+    mutating func trim(above limit: Int) {
+        if escapeOutput.capacity > limit { escapeOutput = []; escapeMap = OffsetMap() }
+        if foldOutput.capacity > limit { foldOutput = []; foldMap = OffsetMap() }
     }
 }
 
@@ -235,11 +288,19 @@ enum EscapePass {
     }
 
     static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap, emittedSignificant: Bool) {
+        var out: [UInt8] = [], map = OffsetMap()
+        let significant = run(p, into: &out, &map)
+        return (out, map, significant)
+    }
+
+    /// Decodes `p` into `out` and `map` (cleared first, their capacity reused); returns
+    /// whether a decoded byte is one ``ByteFlags`` acts on (``isSignificant(_:)``).
+    static func run(_ p: UnsafeBufferPointer<UInt8>, into out: inout [UInt8], _ map: inout OffsetMap) -> Bool {
         let n = p.count
         var significant = false
-        var out: [UInt8] = []
+        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
         out.reserveCapacity(n)
-        var map = OffsetMap(inputLength: n)
+        map.reset(inputLength: n)
         var i = 0
         var runStart = 0
         // Cache of the last form-segment decision, so `+` handling stays linear.
@@ -249,7 +310,7 @@ enum EscapePass {
 
 
         let escapes = EscapePass.bytes
-        guard let base = p.baseAddress else { return (out, map, false) }
+        guard let base = p.baseAddress else { return false }
         while i < n {
             i = escapes.next(in: base, n, from: i)
             guard i < n else { break }
@@ -334,7 +395,7 @@ enum EscapePass {
             }
         }
         flush(&out, &map, p, from: runStart, to: n)
-        return (out, map, significant)
+        return significant
     }
 
     /// Parses `\uXXXX` (and a following low surrogate) at `i`.
@@ -385,9 +446,24 @@ enum CharacterPass {
     static let stopsWithSpace = ByteSet(Array("&[({ ".utf8), nonASCII: true)
 
     static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool) -> ([UInt8], OffsetMap) {
+        var out: [UInt8] = [], map = OffsetMap()
+        run(p, bareWords: bareWords, into: &out, &map)
+        return (out, map)
+    }
+
+    /// Decodes `p` into `out` and `map` (cleared first, their capacity reused).
+    static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool, into out: inout [UInt8], _ map: inout OffsetMap) {
+        // The buffers move into the state and back (an assignment would share them, and
+        // the first append would copy).
         var state = State(p)
+        swap(&state.out, &out)
+        swap(&state.map, &map)
+        if !state.out.isEmpty { state.out.removeAll(keepingCapacity: true) }
+        state.out.reserveCapacity(p.count)
+        state.map.reset(inputLength: p.count)
         state.run(stops: bareWords ? stopsWithSpace : stops)
-        return (state.out, state.map)
+        swap(&state.out, &out)
+        swap(&state.map, &map)
     }
 
     struct State {
@@ -401,8 +477,7 @@ enum CharacterPass {
         init(_ p: UnsafeBufferPointer<UInt8>) {
             self.p = p
             self.n = p.count
-            self.map = OffsetMap(inputLength: p.count)
-            out.reserveCapacity(p.count)
+            self.map = OffsetMap()
         }
 
         @inline(__always) mutating func flush(_ upTo: Int) {

@@ -16,8 +16,9 @@ enum ContextLabel {
         isWordByte(b) || b == 0x2D || b == 0x2E || b >= 0x80
     }
 
-    /// The lower-cased words (at most `maxWords`) that end right before `pos`.
-    static func before(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, maxWords: Int = 4, maxLength: Int = 48) -> [UInt8] {
+    /// Where the words (at most `maxWords`) that end right before `pos` are: the label,
+    /// compared lower-cased by ``contains(_:in:anyOf:)``.
+    static func before(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, maxWords: Int = 4, maxLength: Int = 48) -> Range<Int> {
         var i = pos
         var skipped = 0
         while i > 0, skipped < 10, isGlue(p[i - 1]) { i -= 1; skipped += 1 }
@@ -30,15 +31,12 @@ enum ContextLabel {
             // One space joins words of a phrase; anything else ends the label.
             if words < maxWords, i > 1, p[i - 1] == 0x20, isLabelByte(p[i - 2]) { i -= 1 } else { break }
         }
-        var label = [UInt8]()
-        label.reserveCapacity(end - i)
-        for k in i..<end { label.append(lower(p[k])) }
-        return label
+        return i..<end
     }
 
-    /// The CSV header field of the column `pos` is in, lower-cased, if the line looks like
-    /// a CSV row under a header row.
-    static func csvHeader(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> [UInt8]? {
+    /// Where the CSV header field of the column `pos` is in, if the line looks like a CSV
+    /// row under a header row.
+    static func csvHeader(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Range<Int>? {
         var lineStart = pos
         while lineStart > 0, pos - lineStart < 4096, p[lineStart - 1] != 0x0A { lineStart -= 1 }
         guard lineStart > 0, p[lineStart - 1] == 0x0A else { return nil }
@@ -49,21 +47,29 @@ enum ContextLabel {
             if p[k] == 0x22 { quoted.toggle() } else if p[k] == 0x2C, !quoted { column += 1 }
         }
         guard !quoted else { return nil }
-        // Walk up to the header: the nearest line whose fields are all identifiers.
+        // Walk up to the header: the nearest line of two or more fields that are all
+        // identifiers (a letter or `_`, then word bytes, spaces, `-`).
         var lineEnd = lineStart - 1
         var lines = 0
         while lineEnd > 0, lines < 64 {
             var s = lineEnd
             while s > 0, lineEnd - s < 4096, p[s - 1] != 0x0A { s -= 1 }
-            let fields = UnsafeBufferPointer(rebasing: p[s..<lineEnd]).split(separator: 0x2C, omittingEmptySubsequences: false)
-            let isHeader = fields.count >= 2 && fields.allSatisfy { f in
-                guard let first = f.first, isAlpha(first) || first == 0x5F else { return false }
-                return f.allSatisfy { isWordByte($0) || $0 == 0x20 || $0 == 0x2D }
+            var fields = 0
+            var fieldStart = s
+            var wanted: Range<Int>? = nil
+            var isHeader = true
+            for k in s...lineEnd where k == lineEnd || p[k] == 0x2C {
+                // The field `fieldStart ..< k`.
+                let first = fieldStart < k ? p[fieldStart] : 0
+                guard isAlpha(first) || first == 0x5F else { isHeader = false; break }
+                var j = fieldStart + 1
+                while j < k, isWordByte(p[j]) || p[j] == 0x20 || p[j] == 0x2D { j += 1 }
+                guard j == k else { isHeader = false; break }
+                if fields == column { wanted = fieldStart..<k }
+                fields += 1
+                fieldStart = k + 1
             }
-            if isHeader {
-                guard column < fields.count else { return nil }
-                return fields[column].map(lower)
-            }
+            if isHeader, fields >= 2 { return wanted }
             if s == 0 { break }
             lineEnd = s - 1
             lines += 1
@@ -73,24 +79,33 @@ enum ContextLabel {
 
     /// Whether the label in front of `pos` (or its CSV column header) contains one of `words`.
     static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: [[UInt8]]) -> Bool {
-        if contains(before(p, pos), anyOf: words) { return true }
-        if let header = csvHeader(p, pos) { return contains(header, anyOf: words) }
+        if contains(p, in: before(p, pos), anyOf: words) { return true }
+        if let header = csvHeader(p, pos) { return contains(p, in: header, anyOf: words) }
         return false
     }
 
-    /// Whether `label` contains any of `words` (lower-case ASCII).
-    static func contains(_ label: [UInt8], anyOf words: [[UInt8]]) -> Bool {
+    /// Whether the bytes `range` of `p`, lower-cased, contain any of `words`.
+    static func contains(_ p: UnsafeBufferPointer<UInt8>, in range: Range<Int>, anyOf words: [[UInt8]]) -> Bool {
+        contains(UnsafeBufferPointer(rebasing: p[range]), lowering: true, anyOf: words)
+    }
+
+    /// Whether `label` contains any of `words` (lower-case ASCII); with `lowering`, the
+    /// label's ASCII letters are compared lower-cased.
+    static func contains<L: RandomAccessCollection<UInt8>>(_ label: L, lowering: Bool = false, anyOf words: [[UInt8]]) -> Bool
+    where L.Index == Int {
         guard !label.isEmpty else { return false }
+        @inline(__always) func at(_ k: Int) -> UInt8 { lowering ? lower(label[label.startIndex + k]) : label[label.startIndex + k] }
         // The bytes the label holds: a word whose first byte is not among them is skipped.
-        let present = ByteBitmap(label)
+        var present = ByteBitmap()
+        for k in 0..<label.count { present.insert(at(k)) }
         for w in words where w.count <= label.count {
             guard let f = w.first, present.contains(f) else { continue }
             var i = 0
             let last = label.count - w.count
             while i <= last {
-                if label[i] == w[0] {
+                if at(i) == f {
                     var k = 1
-                    while k < w.count, label[i + k] == w[k] { k += 1 }
+                    while k < w.count, at(i + k) == w[k] { k += 1 }
                     if k == w.count { return true }
                 }
                 i += 1

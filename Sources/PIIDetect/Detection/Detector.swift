@@ -70,13 +70,21 @@ public final class Detector: Sendable {
     public func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> [Finding] {
         let workspace = ScanWorkspace.acquire()
         defer { workspace.release() }
-        guard let decoded = TextDecoder.decodeIfNeeded(bytes) else {
+        // The decoding buffers are taken out of the workspace while in use, so they are
+        // not shared (a shared buffer would be copied instead of overwritten).
+        var buffers = workspace.decoding
+        workspace.decoding = DecodeBuffers()
+        defer { workspace.decoding = buffers }
+        let flags = ByteFlags.scan(bytes)
+        if flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) {
+            buffers.decode(bytes, flags: flags)
+            buffers.withOutput(bytes) { findCandidates(in: $0, workspace) }
+        } else {
             // Nothing to decode: match on the body itself.
             findCandidates(in: bytes, workspace)
             return resolve(workspace.candidates).map { Finding(type: $0.type, range: $0.range) }
         }
-        decoded.bytes.withUnsafeBufferPointer { findCandidates(in: $0, workspace) }
-        return resolve(workspace.candidates).map { Finding(type: $0.type, range: decoded.rawRange($0.range)) }
+        return resolve(workspace.candidates).map { Finding(type: $0.type, range: buffers.rawRange($0.range)) }
     }
 
     // MARK: Start positions
@@ -251,16 +259,14 @@ public final class Detector: Sendable {
 
         // Digit chains: cards, SSNs, phone numbers, IPv4.
         if let regex = numbers, !starts.numbers.isEmpty {
-            var chains = workspace.chains
-            workspace.chains = NumberFinder.Scratch()
-            defer { workspace.chains = chains }
+            let storage = workspace.chains
             var done = 0
             for s in starts.numbers where Int(s) >= done {
                 guard NumberFinder.mayHoldEntity(p, from: Int(s)) else { continue }
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 let m = ov[0]..<ov[1]
                 done = m.upperBound
-                NumberFinder.classify(p, m, types: mask, scratch: &chains, into: &out)
+                NumberFinder.classify(p, m, types: mask, storage: storage, into: &out)
             }
         }
         if let regex = iban {

@@ -15,89 +15,119 @@ enum NumberFinder {
     /// A separator packed into one word: up to three bytes and the length in the top byte.
     typealias Separator = UInt32
 
+    /// The most digits (and so groups) a chain holds: the pattern's bound.
+    static let maxDigits = 65
+
+    /// The parts of one chain: views into a ``Storage``'s buffers, valid until the next
+    /// ``parse(_:_:into:)`` into the same storage. A window of a chain (``window(of:groups:_:_:)``)
+    /// is a view of the same buffers, so splitting copies nothing.
     struct Chain {
         var start = 0
         var end = 0
         var hasPlus = false
         var hasParen = false
-        var digits: [UInt8] = []
-        var groups: [Int] = []          // digit count per group
-        var groupStarts: [Int] = []
-        var separators: [Separator] = []
+        var digits: UnsafeBufferPointer<UInt8>
+        var groups: UnsafeBufferPointer<Int>        // digit count per group
+        var groupStarts: UnsafeBufferPointer<Int>
+        var separators: UnsafeBufferPointer<Separator>
+
+        /// Whether the group sizes are exactly these (compared without building an array).
+        @inline(__always) func hasGroups(_ a: Int, _ b: Int, _ c: Int) -> Bool {
+            groups.count == 3 && groups[0] == a && groups[1] == b && groups[2] == c
+        }
+        @inline(__always) func hasGroups(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Bool {
+            groups.count == 4 && groups[0] == a && groups[1] == b && groups[2] == c && groups[3] == d
+        }
     }
 
-    /// Two chains reused across a body's matches (the whole chain and a window of it), so
-    /// classifying allocates only when a chain is longer than any before it.
-    struct Scratch {
-        var whole = Chain()
-        var piece = Chain()
+    /// Fixed buffers a body's chains are parsed into (one per workspace), so classifying
+    /// allocates nothing.
+    final class Storage {
+        let digits = UnsafeMutablePointer<UInt8>.allocate(capacity: NumberFinder.maxDigits)
+        let groups = UnsafeMutablePointer<Int>.allocate(capacity: NumberFinder.maxDigits)
+        let groupStarts = UnsafeMutablePointer<Int>.allocate(capacity: NumberFinder.maxDigits)
+        let separators = UnsafeMutablePointer<Separator>.allocate(capacity: NumberFinder.maxDigits)
+
+        deinit {
+            digits.deallocate()
+            groups.deallocate()
+            groupStarts.deallocate()
+            separators.deallocate()
+        }
     }
 
-    static func parse(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into c: inout Chain) {
-        c.start = range.lowerBound
-        c.end = range.upperBound
-        c.hasPlus = false
-        c.hasParen = false
-        if !c.digits.isEmpty { c.digits.removeAll(keepingCapacity: true) }
-        if !c.groups.isEmpty { c.groups.removeAll(keepingCapacity: true) }
-        if !c.groupStarts.isEmpty { c.groupStarts.removeAll(keepingCapacity: true) }
-        if !c.separators.isEmpty { c.separators.removeAll(keepingCapacity: true) }
+    /// Reads the chain at `range` (a match of ``pattern``) into `storage`. Digits beyond
+    /// ``maxDigits`` (which the pattern never matches) end the chain early.
+    static func parse(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into storage: Storage) -> Chain {
+        var hasPlus = false, hasParen = false
+        var digitCount = 0, groupCount = 0, separatorCount = 0
         var i = range.lowerBound
         let end = range.upperBound
         var sep: Separator = 0
-        while i < end {
+        scan: while i < end {
             let b = p[i]
             if isDigit(b) {
                 // A group: the whole run of digits at once.
-                if !c.groups.isEmpty { c.separators.append(sep) }
+                if groupCount > 0 { storage.separators[separatorCount] = sep; separatorCount += 1 }
                 sep = 0
                 let start = i
-                i += 1
-                while i < end, isDigit(p[i]) { i += 1 }
-                c.groups.append(i - start)
-                c.groupStarts.append(start)
-                c.digits.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<i]))
+                repeat {
+                    guard digitCount < maxDigits else {
+                        storage.groups[groupCount] = i - start
+                        storage.groupStarts[groupCount] = start
+                        groupCount += 1
+                        break scan
+                    }
+                    storage.digits[digitCount] = p[i]
+                    digitCount += 1
+                    i += 1
+                } while i < end && isDigit(p[i])
+                storage.groups[groupCount] = i - start
+                storage.groupStarts[groupCount] = start
+                groupCount += 1
                 continue
             }
-            if b == 0x2B { c.hasPlus = true }
-            if b == 0x28 || b == 0x29 { c.hasParen = true }
-            if !c.groups.isEmpty {
+            if b == 0x2B { hasPlus = true }
+            if b == 0x28 || b == 0x29 { hasParen = true }
+            if groupCount > 0 {
                 let len = sep >> 24
                 if len < 3 { sep |= UInt32(b) << (8 * len); sep = (sep & 0x00FF_FFFF) | ((len + 1) << 24) }
             }
             i += 1
         }
+        return Chain(
+            start: range.lowerBound, end: i < end ? i : end, hasPlus: hasPlus, hasParen: hasParen,
+            digits: UnsafeBufferPointer(start: storage.digits, count: digitCount),
+            groups: UnsafeBufferPointer(start: storage.groups, count: groupCount),
+            groupStarts: UnsafeBufferPointer(start: storage.groupStarts, count: groupCount),
+            separators: UnsafeBufferPointer(start: storage.separators, count: separatorCount))
     }
 
     /// The chain of groups `groups` of `whole` over the bytes `range` (from the window's
     /// first byte: the chain's start, or a `(` before the first group, or the group), as
     /// ``parse`` would read it, without reading the bytes again: the groups, digits and
     /// separators are those of `whole`; a `+` can only lead the whole chain.
-    static func window(of whole: Chain, groups: ClosedRange<Int>, _ range: Range<Int>, _ p: UnsafeBufferPointer<UInt8>, into c: inout Chain) {
-        c.start = range.lowerBound
-        c.end = range.upperBound
+    static func window(of whole: Chain, groups: ClosedRange<Int>, _ range: Range<Int>, _ p: UnsafeBufferPointer<UInt8>) -> Chain {
         let first = groups.lowerBound, last = groups.upperBound
-        c.hasPlus = false
-        c.hasParen = false
+        var hasPlus = false, hasParen = false
         // Bytes before the first group (`+ (` of the chain, or one `(`).
         for k in range.lowerBound..<whole.groupStarts[first] {
             let b = p[k]
-            if b == 0x2B { c.hasPlus = true }
-            if b == 0x28 || b == 0x29 { c.hasParen = true }
+            if b == 0x2B { hasPlus = true }
+            if b == 0x28 || b == 0x29 { hasParen = true }
         }
         var digitStart = 0
         for g in 0..<first { digitStart += whole.groups[g] }
         var digitCount = 0
         for g in groups { digitCount += whole.groups[g] }
-        c.digits.removeAll(keepingCapacity: true)
-        c.digits.append(contentsOf: whole.digits[digitStart..<(digitStart + digitCount)])
-        c.groups.removeAll(keepingCapacity: true)
-        c.groups.append(contentsOf: whole.groups[groups])
-        c.groupStarts.removeAll(keepingCapacity: true)
-        c.groupStarts.append(contentsOf: whole.groupStarts[groups])
-        c.separators.removeAll(keepingCapacity: true)
-        c.separators.append(contentsOf: whole.separators[first..<last])
-        if !c.hasParen { c.hasParen = c.separators.contains { sepContains($0, 0x28) || sepContains($0, 0x29) } }
+        let separators = UnsafeBufferPointer(rebasing: whole.separators[first..<last])
+        if !hasParen { hasParen = separators.contains { sepContains($0, 0x28) || sepContains($0, 0x29) } }
+        return Chain(
+            start: range.lowerBound, end: range.upperBound, hasPlus: hasPlus, hasParen: hasParen,
+            digits: UnsafeBufferPointer(rebasing: whole.digits[digitStart..<(digitStart + digitCount)]),
+            groups: UnsafeBufferPointer(rebasing: whole.groups[groups]),
+            groupStarts: UnsafeBufferPointer(rebasing: whole.groupStarts[groups]),
+            separators: separators)
     }
 
     @inline(__always) static func sepContains(_ s: Separator, _ b: UInt8) -> Bool {
@@ -156,7 +186,7 @@ enum NumberFinder {
     /// Appends the findings in one chain (ranges in decoded bytes).
     static func classify(
         _ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, types: TypeMask,
-        scratch: inout Scratch, into out: inout [Candidate]
+        storage: Storage, into out: inout [Candidate]
     ) {
         // A chain glued to a following letter is part of an identifier (`1Z…`, `3x`).
         if range.upperBound < p.count, isWordByte(p[range.upperBound]) { return }
@@ -164,40 +194,52 @@ enum NumberFinder {
         var digitCount = 0, dots = 0
         for i in range { let b = p[i]; if isDigit(b) { digitCount += 1 } else if b == 0x2E { dots += 1 } }
         guard digitCount >= 9 || (digitCount >= 4 && dots == 3) else { return }
-        parse(p, range, into: &scratch.whole)
-        let whole = scratch.whole
+        let whole = parse(p, range, into: storage)
         if let found = classifyChain(whole, p, types) { out.append(found); return }
         // Split where the separator style changes; try the longest windows first.
         let seps = whole.separators
         guard seps.count >= 2 else { return }
-        let styles = seps.map(style)
-        var starts = [0], ends: [Int] = []
-        for s in 0..<styles.count {
-            let changes = (s > 0 && styles[s] != styles[s - 1]) || (s + 1 < styles.count && styles[s] != styles[s + 1])
-            if changes { starts.append(s + 1); ends.append(s) }
-        }
-        ends.append(whole.groups.count - 1)
-        guard starts.count <= 8 else { return }
-        var i = 0
-        while i < starts.count {
-            let first = starts[i]
-            var matchedLast: Int? = nil
-            for last in ends.reversed() where last >= first && !(first == 0 && last == whole.groups.count - 1) {
-                var lo = whole.groupStarts[first]
-                if first == 0 { lo = whole.start } else if p[lo - 1] == 0x28 { lo -= 1 }
-                let hi = whole.groupStarts[last] + whole.groups[last]
-                window(of: whole, groups: first...last, lo..<hi, p, into: &scratch.piece)
-                guard scratch.piece.digits.count >= 4 else { continue }
-                if let found = classifyChain(scratch.piece, p, types) {
-                    out.append(found)
-                    matchedLast = last
-                    break
-                }
+        // Windows start at group 0 or after a change of style and end before one or at
+        // the last group; more than eight starts: not a value worth splitting.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * seps.count + 2) { buffer in
+            let styles = buffer.baseAddress!, starts = styles + seps.count, ends = starts + seps.count + 1
+            for s in 0..<seps.count { styles[s] = Int(style(seps[s])) }
+            starts[0] = 0
+            var k = 0
+            for s in 0..<seps.count
+            where (s > 0 && styles[s] != styles[s - 1]) || (s + 1 < seps.count && styles[s] != styles[s + 1]) {
+                guard k < 7 else { return }
+                starts[k + 1] = s + 1
+                ends[k] = s
+                k += 1
             }
-            if let last = matchedLast {
-                while i < starts.count, starts[i] <= last { i += 1 }
-            } else {
-                i += 1
+            ends[k] = whole.groups.count - 1
+            let count = k + 1
+            var i = 0
+            while i < count {
+                let first = starts[i]
+                var matchedLast: Int? = nil
+                var e = count - 1
+                while e >= 0 {
+                    let last = ends[e]
+                    e -= 1
+                    guard last >= first, !(first == 0 && last == whole.groups.count - 1) else { continue }
+                    var lo = whole.groupStarts[first]
+                    if first == 0 { lo = whole.start } else if p[lo - 1] == 0x28 { lo -= 1 }
+                    let hi = whole.groupStarts[last] + whole.groups[last]
+                    let piece = window(of: whole, groups: first...last, lo..<hi, p)
+                    guard piece.digits.count >= 4 else { continue }
+                    if let found = classifyChain(piece, p, types) {
+                        out.append(found)
+                        matchedLast = last
+                        break
+                    }
+                }
+                if let last = matchedLast {
+                    while i < count, starts[i] <= last { i += 1 }
+                } else {
+                    i += 1
+                }
             }
         }
     }
@@ -212,7 +254,7 @@ enum NumberFinder {
             guard types.has(.IP_ADDRESS), c.groups.allSatisfy({ $0 <= 3 }) else { return nil }
             // `Chrome/120.0.0.0`, `Safari/537.36`: a product version, not an address.
             if c.start >= 2, p[c.start - 1] == 0x2F, isAlnum(p[c.start - 2]) { return nil }
-            guard let octets = IPValidator.parseIPv4(Array(UnsafeBufferPointer(rebasing: p[range]))[...]),
+            guard let octets = IPValidator.parseIPv4(UnsafeBufferPointer(rebasing: p[range])),
                   IPValidator.isHostIPv4(octets) else { return nil }
             return Candidate(type: .IP_ADDRESS, range: range)
         }
@@ -234,9 +276,9 @@ enum NumberFinder {
 
         // SSNs: AAA-GG-SSSS, or nine digits as one run or spread out, when the label says SSN.
         if types.has(.US_SSN), n == 9, !c.hasPlus, !c.hasParen, SSNValidator.isValid(c.digits) {
-            let classic = c.groups == [3, 2, 4] && uniform && onlySpaceDash
+            let classic = c.hasGroups(3, 2, 4) && uniform && onlySpaceDash
             if classic { return Candidate(type: .US_SSN, range: range) }
-            let shapeOK = c.groups.count == 1 || spaced || c.groups == [3, 2, 4]
+            let shapeOK = c.groups.count == 1 || spaced || c.hasGroups(3, 2, 4)
             if shapeOK, ContextLabel.says(p, c.start, anyOf: ContextLabel.ssnWords) {
                 return Candidate(type: .US_SSN, range: range)
             }
@@ -248,27 +290,30 @@ enum NumberFinder {
 
     static func isPhone(_ c: Chain, p: UnsafeBufferPointer<UInt8>, spaced: Bool) -> Bool {
         // `+49 (0)30 …`: the `(0)` trunk marker is not part of the international number.
-        var digits = c.digits[...]
-        if c.hasPlus, c.groups.count > 2, c.groups[1] == 1, digits[digits.startIndex + c.groups[0]] == 0x30,
+        if c.hasPlus, c.groups.count > 2, c.groups[1] == 1, c.digits[c.groups[0]] == 0x30,
            sepContains(c.separators[0], 0x28) {
-            var d = Array(c.digits)
-            d.remove(at: c.groups[0])
-            digits = d[...]
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: c.digits.count - 1) { d in
+                let trunk = c.groups[0]
+                for k in 0..<trunk { d[k] = c.digits[k] }
+                for k in (trunk + 1)..<c.digits.count { d[k - 1] = c.digits[k] }
+                return PhoneValidator.isInternational(UnsafeBufferPointer(d))
+            }
         }
+        let digits = c.digits
         if c.hasPlus { return PhoneValidator.isInternational(digits) }
         // `0044 20 …`: the international call prefix instead of `+`.
-        if digits.count >= 10, digits.first == 0x30, digits[digits.startIndex + 1] == 0x30, c.groups.count >= 2 {
+        if digits.count >= 10, digits[0] == 0x30, digits[1] == 0x30, c.groups.count >= 2 {
             return PhoneValidator.isInternational(digits.dropFirst(2))
         }
         if c.separators.contains(where: { sepContains($0, 0x2F) }) { return false }   // dates, fractions
         let g = c.groups
         // NANP layouts: (212) 736-1234, 212-736-1234, 212.736.1234, 1-212-736-1234.
-        if g == [3, 3, 4] { return PhoneValidator.isNANP(digits) }
-        if g == [1, 3, 3, 4], digits.first == 0x31 { return PhoneValidator.isNANP(digits.dropFirst()) }
+        if c.hasGroups(3, 3, 4) { return PhoneValidator.isNANP(digits) }
+        if c.hasGroups(1, 3, 3, 4), digits[0] == 0x31 { return PhoneValidator.isNANP(digits.dropFirst()) }
         // Formats that also fit identifiers: not when the label names an identifier.
         let label = ContextLabel.before(p, c.start)
-        if ContextLabel.contains(label, anyOf: ContextLabel.identifierWords),
-           !ContextLabel.contains(label, anyOf: ContextLabel.phoneWords) { return false }
+        if ContextLabel.contains(p, in: label, anyOf: ContextLabel.identifierWords),
+           !ContextLabel.contains(p, in: label, anyOf: ContextLabel.phoneWords) { return false }
         // National numbers written with the trunk 0: 020 3706 3941, 07810 989419, 030 14069601,
         // 01 90 63 81 57.
         if g.count >= 2, g[0] >= 2, g.allSatisfy({ $0 >= 2 }) || spaced, digits.first == 0x30,
@@ -276,8 +321,8 @@ enum NumberFinder {
         // Digits spread out one or two at a time: an evasion; the digits alone decide.
         if spaced { return PhoneValidator.isPlausibleDigits(digits) }
         // Anything else needs a label that says phone.
-        if ContextLabel.contains(label, anyOf: ContextLabel.phoneWords)
-            || ContextLabel.csvHeader(p, c.start).map({ ContextLabel.contains($0, anyOf: ContextLabel.phoneWords) }) == true {
+        if ContextLabel.contains(p, in: label, anyOf: ContextLabel.phoneWords)
+            || ContextLabel.csvHeader(p, c.start).map({ ContextLabel.contains(p, in: $0, anyOf: ContextLabel.phoneWords) }) == true {
             return PhoneValidator.isPlausibleDigits(digits)
         }
         return false

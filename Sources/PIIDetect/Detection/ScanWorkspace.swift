@@ -44,14 +44,15 @@ enum PerThread {
 // MARK: - Per-thread scan state
 
 /// Buffers a scan reuses instead of allocating per body: PCRE2 match data, digit-chain
-/// scratch, start positions and candidates. One per thread (kept in thread-local storage),
+/// scratch, start positions, candidates and the decoded text. One per thread (kept in thread-local storage),
 /// so ``Detector`` stays shareable without locks; a workspace is only touched by the
 /// thread that owns it.
 final class ScanWorkspace: PerThread.Workspace {
     let match = Regex2.Scratch(captureCount: 16)
-    var chains = NumberFinder.Scratch()
+    let chains = NumberFinder.Storage()
     var starts = Detector.Starts()
     var candidates: [Candidate] = []
+    var decoding = DecodeBuffers()
     /// Set while a scan on this thread uses the workspace (a nested scan gets a fresh one).
     var busy = false
 
@@ -67,5 +68,6 @@ final class ScanWorkspace: PerThread.Workspace {
         // Keep memory bounded after a huge body.
         if candidates.capacity > 4096 { candidates = [] }
         if starts.numbers.capacity > 65_536 { starts = Detector.Starts() }
+        decoding.trim(above: 1 << 20)
     }
 }

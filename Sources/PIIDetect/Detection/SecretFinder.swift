@@ -64,12 +64,10 @@ enum SecretChecks {
     /// `S3_SECRET_KEY`, `SecretAccessKey`).
     static func awsSecretLabel(_ p: UnsafeBufferPointer<UInt8>, matchStart: Int) -> Bool {
         var i = matchStart
-        var label = [UInt8]()
         while i > 0, matchStart - i < 24, isWordByte(p[i - 1]) || p[i - 1] == 0x2D || p[i - 1] == 0x2E {
             i -= 1
         }
-        for k in i..<min(p.count, matchStart + 24) { label.append(lower(p[k])) }
-        return ContextLabel.contains(label, anyOf: awsLabelWords)
+        return ContextLabel.contains(p, in: i..<min(p.count, matchStart + 24), anyOf: awsLabelWords)
     }
 
     static func awsSecret(_ s: ArraySlice<UInt8>) -> Bool {

@@ -26,10 +26,12 @@ enum EmailFinder {
         if s >= 3, p[s - 1] == 0x2F, p[s - 2] == 0x2F, p[s - 3] == 0x3A { return }
         // `git@github.com:org/repo.git`.
         if match.upperBound < p.count, p[match.upperBound] == 0x3A { return }
-        var domain = [UInt8]()
-        domain.reserveCapacity(match.count)
-        for k in (at + 1)..<match.upperBound { domain.append(lower(p[k])) }
-        guard EmailValidator.isPersonalDomain(domain[...]) else { return }
+        let personal = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: match.count) { domain in
+            var n = 0
+            for k in (at + 1)..<match.upperBound { domain[n] = lower(p[k]); n += 1 }
+            return EmailValidator.isPersonalDomain(UnsafeBufferPointer(rebasing: domain[0..<n]))
+        }
+        guard personal else { return }
         out.append(Candidate(type: .EMAIL_ADDRESS, range: s..<match.upperBound))
     }
 }
@@ -53,9 +55,9 @@ enum IPFinder {
                 return
             }
         }
-        let text = Array(UnsafeBufferPointer(rebasing: p[s..<m.upperBound]))
+        let text = UnsafeBufferPointer(rebasing: p[s..<m.upperBound])
         let colons = text.reduce(0) { $0 + ($1 == 0x3A ? 1 : 0) }
-        guard colons >= 2, let bytes = IPValidator.parseIPv6(text[...]), IPValidator.isHostIPv6(bytes) else { return }
+        guard colons >= 2, let bytes = IPValidator.parseIPv6(text), IPValidator.isHostIPv6(bytes) else { return }
         // Hex words joined by `::` in code (`a::b`) parse but are not addresses: require a digit.
         guard text.contains(where: { isDigit($0) }) else { return }
         out.append(Candidate(type: .IP_ADDRESS, range: s..<m.upperBound))
@@ -75,29 +77,32 @@ enum IBANFinder {
         let s = m.lowerBound - 2
         guard s >= 0, s == 0 || !isAlnum(p[s - 1]) else { return nil }
         guard let length = IBANValidator.length(country: p[s], p[s + 1]) else { return nil }
-        var compact = [UInt8]()
-        compact.reserveCapacity(length)
-        var i = s
-        var lastGroupSpace = -1
-        while i < m.upperBound, compact.count < length {
-            let b = p[i]
-            if b == 0x20 {
-                // Spaces only between groups of four (the printed form).
-                let pos = compact.count
-                guard pos % 4 == 0, pos != lastGroupSpace else { return nil }
-                lastGroupSpace = pos
-            } else {
-                compact.append(b)
+        // The letters and digits, without the spaces between groups (at most 34: the
+        // longest registered length).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer -> Int? in
+            var count = 0
+            var i = s
+            var lastGroupSpace = -1
+            while i < m.upperBound, count < length {
+                let b = p[i]
+                if b == 0x20 {
+                    // Spaces only between groups of four (the printed form).
+                    guard count % 4 == 0, count != lastGroupSpace else { return nil }
+                    lastGroupSpace = count
+                } else {
+                    buffer[count] = b
+                    count += 1
+                }
+                i += 1
             }
-            i += 1
+            guard count == length else { return nil }
+            if i < p.count, isAlnum(p[i]) { return nil }
+            let compact = UnsafeBufferPointer(buffer)
+            // Mixed case within the letters is not how IBANs are written.
+            let upper = !compact.contains { $0 >= 0x61 && isAlpha($0) }, lowerCase = !compact.contains { $0 < 0x61 && isAlpha($0) }
+            guard upper || lowerCase, IBANValidator.isValid(compact) else { return nil }
+            out.append(Candidate(type: .IBAN_CODE, range: s..<i))
+            return i
         }
-        guard compact.count == length else { return nil }
-        if i < p.count, isAlnum(p[i]) { return nil }
-        // Mixed case within the letters is not how IBANs are written.
-        let letters = compact.filter(isAlpha)
-        let upper = letters.allSatisfy { $0 < 0x61 }, lowerCase = letters.allSatisfy { $0 >= 0x61 }
-        guard upper || lowerCase, IBANValidator.isValid(compact) else { return nil }
-        out.append(Candidate(type: .IBAN_CODE, range: s..<i))
-        return i
     }
 }

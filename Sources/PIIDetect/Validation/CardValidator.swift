@@ -8,7 +8,7 @@ public enum CardValidator {
     }
 
     /// Whether the ASCII digit string passes the Luhn (mod 10) check.
-    public static func luhn(_ digits: [UInt8]) -> Bool {
+    public static func luhn<D: RandomAccessCollection<UInt8>>(_ digits: D) -> Bool where D.Index == Int {
         guard !digits.isEmpty else { return false }
         var sum = 0
         var double = false
@@ -23,12 +23,12 @@ public enum CardValidator {
     }
 
     /// The issuing network for a number of this length and prefix, if it is an issued range.
-    public static func brand(_ digits: [UInt8]) -> Brand? {
+    public static func brand<D: RandomAccessCollection<UInt8>>(_ digits: D) -> Brand? where D.Index == Int {
         let n = digits.count
         guard n >= 13, n <= 19 else { return nil }
         func prefix(_ k: Int) -> Int {
             var v = 0
-            for i in 0..<k { v = v * 10 + Int(digits[i] - 0x30) }
+            for i in 0..<k { v = v * 10 + Int(digits[digits.startIndex + i] - 0x30) }
             return v
         }
         let p1 = prefix(1), p2 = prefix(2), p3 = prefix(3), p4 = prefix(4), p6 = prefix(6)
@@ -45,7 +45,7 @@ public enum CardValidator {
     }
 
     /// A card number: 13-19 digits, Luhn-valid, in an issued brand range.
-    public static func isValid(_ digits: [UInt8]) -> Bool {
+    public static func isValid<D: RandomAccessCollection<UInt8>>(_ digits: D) -> Bool where D.Index == Int {
         brand(digits) != nil && luhn(digits)
     }
 }

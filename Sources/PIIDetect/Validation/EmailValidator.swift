@@ -19,7 +19,7 @@ public enum EmailValidator {
     }
 
     /// Byte form of ``isPersonalDomain(_:)-swift.type.method``; `domain` is lower-case.
-    static func isPersonalDomain(_ d: ArraySlice<UInt8>) -> Bool {
+    static func isPersonalDomain<D: RandomAccessCollection<UInt8>>(_ d: D) -> Bool where D.Index == Int {
         guard let lastDot = d.lastIndex(of: 0x2E), let firstDot = d.firstIndex(of: 0x2E) else { return false }
         let tld = d[(lastDot + 1)...]
         guard tld.count >= 2, tld.allSatisfy(isAlpha) else { return false }

@@ -18,18 +18,32 @@ public enum IBANValidator {
 
     /// The registered length for the (upper-cased) two-letter country code.
     public static func length(country a: UInt8, _ b: UInt8) -> Int? {
-        lengths[String(decoding: [a & 0xDF, b & 0xDF], as: UTF8.self)]
+        let x = Int(a & 0xDF) - 0x41, y = Int(b & 0xDF) - 0x41
+        guard x >= 0, x < 26, y >= 0, y < 26 else { return nil }
+        let n = lengthTable[x * 26 + y]
+        return n == 0 ? nil : Int(n)
     }
+
+    /// ``lengths`` as a 26 × 26 table (0: not registered), so a lookup builds no string.
+    static let lengthTable: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 26 * 26)
+        for (code, n) in lengths {
+            let u = Array(code.utf8)
+            t[Int(u[0] - 0x41) * 26 + Int(u[1] - 0x41)] = UInt8(n)
+        }
+        return t
+    }()
 
     /// Whether the compact IBAN (letters and digits only, any case) has the registered
     /// length for its country, numeric check digits and a mod-97 remainder of 1.
-    public static func isValid(_ compact: [UInt8]) -> Bool {
+    public static func isValid<C: RandomAccessCollection<UInt8>>(_ compact: C) -> Bool where C.Index == Int {
         guard compact.count >= 15, compact.count <= 34,
-              isAlpha(compact[0]), isAlpha(compact[1]), isDigit(compact[2]), isDigit(compact[3]),
-              length(country: compact[0], compact[1]) == compact.count else { return false }
+              isAlpha(compact[compact.startIndex]), isAlpha(compact[compact.startIndex + 1]),
+              isDigit(compact[compact.startIndex + 2]), isDigit(compact[compact.startIndex + 3]),
+              length(country: compact[compact.startIndex], compact[compact.startIndex + 1]) == compact.count else { return false }
         var remainder = 0
         for k in 0..<compact.count {
-            let c = compact[(k + 4) % compact.count]
+            let c = compact[compact.startIndex + (k + 4) % compact.count]
             if isDigit(c) {
                 remainder = (remainder * 10 + Int(c - 0x30)) % 97
             } else if isAlpha(c) {

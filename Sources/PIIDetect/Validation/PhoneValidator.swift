@@ -19,7 +19,7 @@ public enum PhoneValidator {
 
     /// Whether ten ASCII digits are a valid NANP number: area and exchange codes start
     /// with 2-9 and are not N11 service codes; area codes N9X and 37X/96X are unassigned.
-    public static func isNANP(_ d: ArraySlice<UInt8>) -> Bool {
+    public static func isNANP<D: RandomAccessCollection<UInt8>>(_ d: D) -> Bool where D.Index == Int {
         guard d.count == 10 else { return false }
         let base = d.startIndex
         func v(_ i: Int) -> Int { Int(d[base + i]) - 0x30 }
@@ -36,7 +36,7 @@ public enum PhoneValidator {
     }
 
     /// How many different digits occur (a bit per digit, no allocation).
-    @inline(__always) static func distinctDigits(_ d: ArraySlice<UInt8>) -> Int {
+    @inline(__always) static func distinctDigits<D: Collection<UInt8>>(_ d: D) -> Int {
         var mask: UInt16 = 0
         for b in d where b >= 0x30 && b <= 0x39 { mask |= 1 << UInt16(b - 0x30) }
         return mask.nonzeroBitCount
@@ -44,7 +44,7 @@ public enum PhoneValidator {
 
     /// Splits an international number (digits after `+`) into country code and national
     /// number, when the code is known and the national length fits.
-    public static func isInternational(_ d: ArraySlice<UInt8>) -> Bool {
+    public static func isInternational<D: RandomAccessCollection<UInt8>>(_ d: D) -> Bool where D.Index == Int {
         guard d.count >= 8, d.count <= 15 else { return false }
         var cc = 0
         for ccLen in 1...3 {
@@ -68,14 +68,14 @@ public enum PhoneValidator {
 
     /// A national number written with its trunk prefix `0` (UK 0xx…, DE 030…, FR 01…,
     /// AU 04…, NL 06…, IN 0xx…, JP 03-/090-, IT 0x…).
-    public static func isTrunkNational(_ d: ArraySlice<UInt8>) -> Bool {
+    public static func isTrunkNational<D: RandomAccessCollection<UInt8>>(_ d: D) -> Bool where D.Index == Int {
         guard d.count >= 10, d.count <= 12, d.first == 0x30, d[d.startIndex + 1] != 0x30 else { return false }
         return distinctDigits(d) > 3
     }
 
     /// A digit string with no formatting: NANP (optionally with a leading 1), international
     /// (country code first, the `+` lost) or national with a trunk `0`.
-    public static func isPlausibleDigits(_ d: ArraySlice<UInt8>) -> Bool {
+    public static func isPlausibleDigits<D: RandomAccessCollection<UInt8>>(_ d: D) -> Bool where D.Index == Int {
         if d.count == 10 && isNANP(d) { return true }
         if d.count == 11 && d.first == 0x31 && isNANP(d.dropFirst()) { return true }
         if d.first == 0x30 { return isTrunkNational(d) }
