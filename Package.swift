@@ -28,6 +28,9 @@ let package = Package(
             pkgConfig: "libpcre2-8",
             providers: [.apt(["libpcre2-dev"])]
         ),
+        // One byte-vector operation Swift cannot express (a 16-byte lane mask as an
+        // integer: SSE2's `pmovmskb`, a loop elsewhere), for PIIDetect's scan passes.
+        .target(name: "CByteVector"),
         // Pure policy model, validation and decisions. No NIO, no sockets.
         .target(
             name: "PolicyEngine",
@@ -38,7 +41,7 @@ let package = Package(
         // Bounded, deterministic scanners over bytes. No HTTP.
         .target(
             name: "PIIDetect",
-            dependencies: ["CPCRE2"],
+            dependencies: ["CPCRE2", "CByteVector"],
             // Optimised in debug builds too: its passes read 16 bytes at a time with SIMD
             // types, which unoptimised code runs lane by lane through generic calls (the
             // debug proxy the integration tests drive would scan a 200 MB body for minutes).

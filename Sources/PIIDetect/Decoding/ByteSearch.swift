@@ -1,3 +1,5 @@
+import CByteVector
+
 // MARK: - A set of byte values
 
 /// 256 bits, one per byte value.
@@ -84,9 +86,8 @@ struct ByteSet {
         var i = start
         let raw = UnsafeRawPointer(base)
         while i &+ 16 <= n {
-            let bytes = unsafeBitCast(matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self)), to: SIMD2<UInt64>.self)
-            if bytes[0] != 0 { return i &+ (bytes[0].trailingZeroBitCount >> 3) }
-            if bytes[1] != 0 { return i &+ 8 &+ (bytes[1].trailingZeroBitCount >> 3) }
+            let bits = Lanes.bits(matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self)))
+            if bits != 0 { return i &+ bits.trailingZeroBitCount }
             i &+= 16
         }
         while i < n, !contains(base[i]) { i &+= 1 }
@@ -111,10 +112,6 @@ enum Lanes {
     /// `trailingZeroBitCount`.
     @inline(__always)
     static func bits(_ m: Vector) -> UInt32 {
-        let words = unsafeBitCast(m, to: SIMD2<UInt64>.self)
-        // Gathers bit 7 of each byte into one byte.
-        let lo = ((words[0] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
-        let hi = ((words[1] & 0x8080_8080_8080_8080) &* 0x0002_0408_1020_4081) >> 56
-        return UInt32(truncatingIfNeeded: lo | hi << 8)
+        cbv_movemask(m)
     }
 }

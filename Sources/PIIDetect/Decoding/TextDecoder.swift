@@ -141,6 +141,16 @@ struct ByteFlags: OptionSet {
 
     /// The bytes the scan acts on: the table's ASCII entries and every non-ASCII byte.
     static let interesting = ByteSet(Array("\\%+&[({".utf8), nonASCII: true)
+    /// The bytes that can still add a flag, by the flags found so far (index: the
+    /// `escape` and `character` bits): once a body has an escape, the escape bytes are no
+    /// longer stops (JSON bodies are full of `\\"`); once it has a character token, only
+    /// brackets can add something (`bracket`).
+    static let remaining: [ByteSet] = [
+        interesting,
+        ByteSet(Array("&[({".utf8), nonASCII: true),
+        ByteSet(Array("\\%+[({".utf8)),
+        ByteSet(Array("[({".utf8)),
+    ]
 
     static func scan(_ p: UnsafeBufferPointer<UInt8>) -> ByteFlags {
         guard let base = p.baseAddress else { return [] }
@@ -149,27 +159,32 @@ struct ByteFlags: OptionSet {
         let interesting = ByteFlags.interesting
         let all = escape.rawValue | character.rawValue | bracket.rawValue
         let n = p.count
-        var i = interesting.next(in: base, n, from: 0)
+        var stops = interesting
+        var found: UInt8 = 0   // `acc & (escape | character)` when `stops` was chosen
+        var i = stops.next(in: base, n, from: 0)
         while i < n {
             if base[i] >= 0x80 {
                 // Non-ASCII text (CJK, Cyrillic, emoji) byte by byte: the vector search
                 // would stop at every byte. Its table entries are `character` or nothing.
                 while i < n, base[i] >= 0x80 { acc |= table[Int(base[i])]; i &+= 1 }
-                if acc == all { break }
-                i = interesting.next(in: base, n, from: i)
-                continue
-            }
-            let f = table[Int(base[i])]
-            if f != 0 {
-                if f & checkCharacter == 0 {
-                    acc |= f & escape.rawValue | f & character.rawValue
-                } else if ByteFlags.needsCharacterPass(base, n, i) {
-                    acc |= character.rawValue | (base[i] == UInt8(ascii: "&") ? 0 : bracket.rawValue)
+            } else {
+                let f = table[Int(base[i])]
+                if f != 0 {
+                    if f & checkCharacter == 0 {
+                        acc |= f & escape.rawValue | f & character.rawValue
+                    } else if ByteFlags.needsCharacterPass(base, n, i) {
+                        acc |= character.rawValue | (base[i] == UInt8(ascii: "&") ? 0 : bracket.rawValue)
+                    }
                 }
-                // Nothing further can change the result.
-                if acc == all { break }
+                i &+= 1
             }
-            i = interesting.next(in: base, n, from: i &+ 1)
+            // Nothing further can change the result.
+            if acc == all { break }
+            if acc & 3 != found {
+                found = acc & 3
+                stops = remaining[Int(found)]
+            }
+            i = stops.next(in: base, n, from: i)
         }
         var f = ByteFlags(rawValue: acc)
         // ` dot ` / ` DOT ` anywhere, or ` at ` / ` AT ` next to a bracket form.
@@ -203,14 +218,10 @@ struct ByteFlags: OptionSet {
         while s + 17 <= n {
             let spaces = Lanes.eq(raw.loadUnaligned(fromByteOffset: s, as: V.self), space)
             let letters = Lanes.eq(raw.loadUnaligned(fromByteOffset: s + 1, as: V.self) | caseBit, letter)
-            let halves = unsafeBitCast(spaces & letters, to: SIMD2<UInt64>.self)
-            for h in 0..<2 {
-                var bits = halves[h] & 0x8080_8080_8080_8080
-                while bits != 0 {
-                    let k = h * 8 + bits.trailingZeroBitCount >> 3
-                    if check(s + k + 1) { return true }
-                    bits &= bits - 1
-                }
+            var bits = Lanes.bits(spaces & letters)
+            while bits != 0 {
+                if check(s + bits.trailingZeroBitCount + 1) { return true }
+                bits &= bits - 1
             }
             s += 16
         }
@@ -440,6 +451,19 @@ enum CharacterPass {
         "lcub": 0x7B, "rcub": 0x7D, "grave": 0x60, "Hat": 0x5E, "tilde": 0x7E, "copy": 0xA9,
     ]
 
+    /// ``namedEntities`` keyed by the name's bytes packed into a word (first byte lowest),
+    /// so a lookup builds no string.
+    static let entityByKey: [UInt64: UInt32] = {
+        var table: [UInt64: UInt32] = [:]
+        for (name, value) in namedEntities {
+            precondition(name.utf8.count <= 8, "entity names are packed into eight bytes")
+            var key: UInt64 = 0
+            for (k, b) in name.utf8.enumerated() { key |= UInt64(b) << (8 * UInt64(k)) }
+            table[key] = value
+        }
+        return table
+    }()
+
     /// Bytes that stop the copy loop (every non-ASCII byte too); the space only in
     /// bare-word mode.
     static let stops = ByteSet(Array("&[({".utf8), nonASCII: true)
@@ -584,10 +608,16 @@ enum CharacterPass {
                 if j < n, isAlnum(p[j]) { return nil }
                 return (v, j)
             }
-            var name: [UInt8] = []
-            while j < n, isAlnum(p[j]), name.count < 10 { name.append(p[j]); j += 1 }
-            guard !name.isEmpty, j < n, p[j] == UInt8(ascii: ";") else { return nil }
-            guard let v = CharacterPass.namedEntities[String(decoding: name, as: UTF8.self)] else { return nil }
+            // The name packed into a word (the table's names are at most eight bytes).
+            var key: UInt64 = 0
+            var length = 0
+            while j < n, isAlnum(p[j]), length < 10 {
+                if length < 8 { key |= UInt64(p[j]) << (8 * UInt64(length)) }
+                length += 1
+                j += 1
+            }
+            guard length > 0, length <= 8, j < n, p[j] == UInt8(ascii: ";") else { return nil }
+            guard let v = CharacterPass.entityByKey[key] else { return nil }
             return (v, j + 1)
         }
 
@@ -598,14 +628,16 @@ enum CharacterPass {
             let open = p[start]
             let close: UInt8 = open == 0x5B ? 0x5D : (open == 0x28 ? 0x29 : 0x7D)
             var j = start + 1
-            var word: [UInt8] = []
-            while j < n, j - start <= 5, p[j] != close { word.append(lower(p[j])); j += 1 }
+            // The word between the brackets (at most five bytes), lower-cased and packed
+            // into a word, first byte lowest.
+            var word: UInt64 = 0
+            while j < n, j - start <= 5, p[j] != close { word |= UInt64(lower(p[j])) << (8 * UInt64(j - start - 1)); j += 1 }
             guard j < n, p[j] == close else { return false }
             let replacement: UInt8
-            switch word {
-            case [0x2E], Array("dot".utf8): replacement = 0x2E
-            case [0x40], Array("at".utf8): replacement = 0x40
-            case [0x3A]:
+            switch (word, j - start - 1) {
+            case (0x2E, 1), (0x74_6F_64, 3): replacement = 0x2E     // `.`, `dot`
+            case (0x40, 1), (0x74_61, 2): replacement = 0x40        // `@`, `at`
+            case (0x3A, 1):
                 // Defanged IPv6 `fe80[:][:]1`: no spaces belong to it.
                 emit(0x3A, from: start, to: j + 1)
                 return true

@@ -115,20 +115,56 @@ public final class Detector: Sendable {
         return UnsafePointer(t)
     }()
 
+    /// A growing list of positions in raw storage: appending is a store and an increment
+    /// (an array append checks uniqueness and capacity out of line), and the storage is
+    /// kept from body to body.
+    struct PositionList: ~Copyable {
+        private(set) var base: UnsafeMutablePointer<Int32>
+        private(set) var count = 0
+        private(set) var capacity: Int
+
+        init() {
+            capacity = 64
+            base = .allocate(capacity: capacity)
+        }
+
+        deinit { base.deallocate() }
+
+        @inline(__always) mutating func append(_ position: Int32) {
+            if count == capacity { grow() }
+            base[count] = position
+            count &+= 1
+        }
+
+        @inline(never) mutating func grow() {
+            let larger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
+            larger.update(from: base, count: count)
+            base.deallocate()
+            base = larger
+            capacity *= 2
+        }
+
+        mutating func removeAll() { count = 0 }
+
+        var positions: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: base, count: count) }
+    }
+
     /// Possible starts of the anchored PII patterns.
-    struct Starts {
-        var numbers: [Int32] = []
-        var iban: [Int32] = []
-        var ipv6: [Int32] = []
-        var email: [Int32] = []
+    struct Starts: ~Copyable {
+        var numbers = PositionList()
+        var iban = PositionList()
+        var ipv6 = PositionList()
+        var email = PositionList()
 
         mutating func reset() {
-            // (Clearing an empty array is not free: it goes through replaceSubrange.)
-            if !numbers.isEmpty { numbers.removeAll(keepingCapacity: true) }
-            if !iban.isEmpty { iban.removeAll(keepingCapacity: true) }
-            if !ipv6.isEmpty { ipv6.removeAll(keepingCapacity: true) }
-            if !email.isEmpty { email.removeAll(keepingCapacity: true) }
+            numbers.removeAll()
+            iban.removeAll()
+            ipv6.removeAll()
+            email.removeAll()
         }
+
+        /// The most positions any list holds room for.
+        var capacity: Int { max(numbers.capacity, iban.capacity, ipv6.capacity, email.capacity) }
 
         /// Records the starts at `i` (a digit, `+`, `(`, `:` or `@`; other bytes add nothing).
         @inline(__always)
@@ -184,7 +220,6 @@ public final class Detector: Sendable {
         // The first and last blocks are read from a zero-padded copy: `prev` is the byte
         // before the block, then the block, then padding (zero bytes start nothing and match
         // no pair).
-        var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
         do {
             /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` is the
             /// byte before position `i`).
@@ -215,6 +250,7 @@ public final class Detector: Sendable {
             }
             /// Positions `i ..< i+count` read from a zero-padded copy.
             @inline(__always) func paddedBlock(_ i: Int, _ count: Int) {
+                var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
                 withUnsafeMutableBytes(of: &tail) { buf in
                     buf.initializeMemory(as: UInt8.self, repeating: 0)
                     if i > 0 { buf[0] = base[i - 1] }
@@ -255,13 +291,15 @@ public final class Detector: Sendable {
         let scratch = workspace.match
         let raw = UnsafeRawBufferPointer(p)
         let literals = findStarts(p, into: &workspace.starts)
-        let starts = workspace.starts
+        // Views of the workspace's lists (not appended to while they are read).
+        let numberStarts = workspace.starts.numbers.positions, ibanStarts = workspace.starts.iban.positions
+        let ipv6Starts = workspace.starts.ipv6.positions, emailStarts = workspace.starts.email.positions
 
         // Digit chains: cards, SSNs, phone numbers, IPv4.
-        if let regex = numbers, !starts.numbers.isEmpty {
+        if let regex = numbers, !numberStarts.isEmpty {
             let storage = workspace.chains
             var done = 0
-            for s in starts.numbers where Int(s) >= done {
+            for s in numberStarts where Int(s) >= done {
                 guard NumberFinder.mayHoldEntity(p, from: Int(s)) else { continue }
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 let m = ov[0]..<ov[1]
@@ -271,21 +309,21 @@ public final class Detector: Sendable {
         }
         if let regex = iban {
             var done = 0
-            for s in starts.iban where Int(s) >= done {
+            for s in ibanStarts where Int(s) >= done {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 if let end = IBANFinder.check(p, ov[0]..<ov[1], into: &out) { done = end }
             }
         }
         if let regex = ipv6 {
             var done = 0
-            for s in starts.ipv6 where Int(s) >= done {
+            for s in ipv6Starts where Int(s) >= done {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 done = ov[1]
                 IPFinder.checkV6(p, ov[0]..<ov[1], into: &out)
             }
         }
         if let regex = email {
-            for s in starts.email {
+            for s in emailStarts {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 EmailFinder.check(p, ov[0]..<ov[1], into: &out)
             }
@@ -376,18 +414,21 @@ enum PEMBlock {
     /// private-key header was seen), so each header finds its footer by binary search.
     static func endMarkers(_ p: UnsafeBufferPointer<UInt8>) -> [Int] {
         var ends: [Int] = []
+        guard let base = p.baseAddress else { return ends }
         let n = p.count, m = endMarker.count
-        var i = 0
+        var i = dash.next(in: base, n, from: 0)
         while i + m <= n {
-            if p[i] == 0x2D, p[i + 5] == 0x45 {
-                var k = 0
+            if p[i + 5] == 0x45 {
+                var k = 1
                 while k < m, p[i + k] == endMarker[k] { k += 1 }
-                if k == m { ends.append(i); i += m; continue }
+                if k == m { ends.append(i); i = dash.next(in: base, n, from: i + m); continue }
             }
-            i += 1
+            i = dash.next(in: base, n, from: i + 1)
         }
         return ends
     }
+
+    static let dash = ByteSet([0x2D])
 
     /// The end (after `-----`) of the footer matching the header at `begin`, if the next
     /// footer is the matching one and within 64 KiB.

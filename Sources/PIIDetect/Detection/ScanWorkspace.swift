@@ -67,7 +67,7 @@ final class ScanWorkspace: PerThread.Workspace {
         busy = false
         // Keep memory bounded after a huge body.
         if candidates.capacity > 4096 { candidates = [] }
-        if starts.numbers.capacity > 65_536 { starts = Detector.Starts() }
+        if starts.capacity > 65_536 { starts = Detector.Starts() }
         decoding.trim(above: 1 << 20)
     }
 }
