@@ -41,43 +41,13 @@ final class PhraseAutomaton: @unchecked Sendable {
     // Immutable after init; raw storage keeps the scan loop free of array checks.
     let classOf: UnsafeMutablePointer<UInt8>          // byte -> class
     let isWordClass: UnsafeMutablePointer<Bool>       // class -> letter/digit
-    /// `(state << 5) + offsetOf[byte]` -> next state for the dense states; bit 15 set when
-    /// that state has outputs, bit 14 when it is compact. Rows are cut into runs of 32 classes, and each run is a table of its own
+    /// `(state << 5) + offsetOf[byte]` -> next state; bit 15 set when that state has
+    /// outputs. Rows are cut into runs of 32 classes, and each run is a table of its own
     /// (class `c` of state `s` is at `(c / 32) * stateCount * 32 + s * 32 + c % 32`): reading
     /// text touches the first run only (its usual classes come first), 64 bytes a state,
     /// and a cache line fetched next to it holds another state's first run, not the rest
     /// of the same row.
     let transitions: UnsafeMutablePointer<UInt16>
-    /// States `0 ..< denseCount` have rows in ``transitions``; the others are compact.
-    let denseCount: Int
-    /// State `denseCount + k` is `compactStates[k]`.
-    let compactStates: UnsafeMutablePointer<CompactState>
-
-    /// A deep state with at most one child (nearly all of them: keyword tails). Reading
-    /// a class other than the child's follows the failure link, to a shallower state,
-    /// until one of them has the class as its child or is dense (as Aho-Corasick without
-    /// the table); the dense table is then about a fifth of the full one and stays in
-    /// cache.
-    struct CompactState {
-        /// The step on ``cls``: the child with its flags.
-        var child: UInt16
-        /// The step on a separator when ``separatorStays`` (this state with its flags).
-        var selfCode: UInt16
-        var fail: UInt16
-        /// The child's class; 0xFF when there is none.
-        var cls: UInt8
-        /// Entered by a separator: a run of them counts once.
-        var separatorStays: Bool
-    }
-
-    /// States at most this deep are dense (the text's usual steps go no deeper).
-    static let denseDepth = 8
-    /// Flag bit of a step into a state that reports something.
-    static let reportsFlag: UInt16 = 0x8000
-    /// Flag bit of a step into a compact state.
-    static let compactFlag: UInt16 = 0x4000
-    /// The state bits of a step.
-    static let stateMask: UInt16 = 0x3FFF
     let offsetOf: UnsafeMutablePointer<Int32>         // byte -> its class's place in a row
     let outputStart: UnsafeMutablePointer<Int32>      // state -> first output (count: next - this)
 
@@ -173,13 +143,6 @@ final class PhraseAutomaton: @unchecked Sendable {
         }
         // States numbered breadth first: the shallow ones, where reading text spends most
         // of its time, are neighbours in the table (fewer pages and cache lines).
-        func renumber(_ order: [Int]) {
-            var newID = [Int](repeating: 0, count: goto.count)
-            for (k, s) in order.enumerated() { newID[s] = k }
-            goto = order.map { goto[$0].mapValues { newID[$0] } }
-            stateOutputs = order.map { stateOutputs[$0] }
-            enteredBySeparator = order.map { enteredBySeparator[$0] }
-        }
         var order = [0]
         var at = 0
         while at < order.count {
@@ -187,23 +150,13 @@ final class PhraseAutomaton: @unchecked Sendable {
             at += 1
             for c in 0..<classCount { if let t = goto[s][UInt8(c)] { order.append(t) } }
         }
-        renumber(order)
+        var newID = [Int](repeating: 0, count: goto.count)
+        for (k, s) in order.enumerated() { newID[s] = k }
+        goto = order.map { goto[$0].mapValues { newID[$0] } }
+        stateOutputs = order.map { stateOutputs[$0] }
+        enteredBySeparator = order.map { enteredBySeparator[$0] }
         let n = goto.count
-        precondition(n < 0x4000, "phrase automaton too large for 14-bit states")
-        // Deep states with at most one child are compact (``CompactState``); they are
-        // numbered after the dense ones, depth first, so that reading a keyword's tail
-        // walks neighbouring entries.
-        var depth = [Int](repeating: 0, count: n)
-        for s in 0..<n { for (_, t) in goto[s] { depth[t] = depth[s] + 1 } }   // parents come first
-        let isCompact = (0..<n).map { depth[$0] > PhraseAutomaton.denseDepth && goto[$0].count <= 1 }
-        order = (0..<n).filter { !isCompact[$0] }
-        let denseCount = order.count
-        var stack = [0]
-        while let s = stack.popLast() {
-            if isCompact[s] { order.append(s) }
-            for c in goto[s].keys.sorted(by: >) { stack.append(goto[s][c]!) }
-        }
-        renumber(order)
+        precondition(n < 0x7FFF, "phrase automaton too large for 15-bit states")
         var shift = 0
         while 1 << shift < classCount { shift += 1 }
         let stride = 1 << shift
@@ -235,36 +188,21 @@ final class PhraseAutomaton: @unchecked Sendable {
         // next one (keywords never hold two separators in a row), so the scan loop needs
         // no branch for it.
         for st in 0..<n where enteredBySeparator[st] { table[st * stride + Int(separatorClass)] = UInt16(st) }
-        // Flag transitions into states that report something, and into compact states.
-        for e in 0..<(n * stride) {
-            let t = Int(table[e])
-            if !stateOutputs[t].isEmpty { table[e] |= PhraseAutomaton.reportsFlag }
-            if t >= denseCount { table[e] |= PhraseAutomaton.compactFlag }
-        }
-        // The scan's layout: runs of 32 classes, one table each (see ``transitions``), for
-        // the dense states only.
+        // Flag transitions into states that report something.
+        for e in 0..<(n * stride) where !stateOutputs[Int(table[e])].isEmpty { table[e] |= 0x8000 }
+        // The scan's layout: runs of 32 classes, one table each (see ``transitions``).
         let runs = (classCount + 31) / 32
-        let split = UnsafeMutableRawPointer.allocate(byteCount: runs * denseCount * 32 * 2, alignment: 64)
-            .bindMemory(to: UInt16.self, capacity: runs * denseCount * 32)
-        split.initialize(repeating: 0, count: runs * denseCount * 32)
-        for st in 0..<denseCount {
-            for c in 0..<classCount { split[(c >> 5) * denseCount * 32 + st * 32 + (c & 31)] = table[st * stride + c] }
-        }
-        let compactStates = UnsafeMutablePointer<CompactState>.allocate(capacity: max(1, n - denseCount))
-        for st in denseCount..<n {
-            let child = goto[st].first
-            compactStates[st - denseCount] = CompactState(
-                child: child.map { table[st * stride + Int($0.key)] } ?? 0,
-                selfCode: table[st * stride + Int(separatorClass)],
-                fail: UInt16(fail[st]),
-                cls: child?.key ?? 0xFF,
-                separatorStays: enteredBySeparator[st])
+        let split = UnsafeMutableRawPointer.allocate(byteCount: runs * n * 32 * 2, alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: runs * n * 32)
+        split.initialize(repeating: 0, count: runs * n * 32)
+        for st in 0..<n {
+            for c in 0..<classCount { split[(c >> 5) * n * 32 + st * 32 + (c & 31)] = table[st * stride + c] }
         }
         table.deallocate()
         let offsetOf = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
         for b in 0..<256 {
             let c = Int(classOf[b])
-            offsetOf[b] = Int32((c >> 5) * denseCount * 32 + (c & 31))
+            offsetOf[b] = Int32((c >> 5) * n * 32 + (c & 31))
         }
         let outputStart = UnsafeMutablePointer<Int32>.allocate(capacity: n + 1)
         var flat: [Output] = []
@@ -283,8 +221,6 @@ final class PhraseAutomaton: @unchecked Sendable {
         self.classOf = classOf
         self.isWordClass = isWordClass
         self.transitions = split
-        self.denseCount = denseCount
-        self.compactStates = compactStates
         self.offsetOf = offsetOf
         self.outputStart = outputStart
     }
@@ -293,7 +229,6 @@ final class PhraseAutomaton: @unchecked Sendable {
         classOf.deallocate()
         isWordClass.deallocate()
         transitions.deallocate()
-        compactStates.deallocate()
         offsetOf.deallocate()
         outputStart.deallocate()
     }
@@ -373,72 +308,58 @@ final class PhraseAutomaton: @unchecked Sendable {
             // per byte of its range.
             let offsets = UnsafePointer(offsetOf)
             let table = UnsafePointer(transitions)
-            let mask = PhraseAutomaton.stateMask, flagged = PhraseAutomaton.reportsFlag | PhraseAutomaton.compactFlag
+            // A step into state `s` reported (the table's flag bit): the state has outputs.
+            @inline(__always) func reports(_ s: Int) -> Bool { outputStart[s] != outputStart[s &+ 1] }
             @inline(__always) func record(_ k: Int, _ p: Int, _ s: Int) {
                 if p >= start[k] {
                     hits[cursor[k]] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
                     cursor[k] += 1
                 }
             }
-            // Part k alone from `read[k]` while its state is compact (or up to its end).
-            @inline(__always) func walk(_ k: Int, _ s: inout Int, _ p: inout Int) {
-                while s >= denseCount, p < end[k] {
-                    let t = compactStep(s, base[p])
-                    s = Int(t & mask)
-                    if t & PhraseAutomaton.reportsFlag != 0 { record(k, p, s) }
-                    p += 1
-                }
-            }
+            // Side by side (four or two parts) for the length all of them have, then each
+            // part's rest alone.
+            var m = Int.max
+            for k in 0..<parts { m = min(m, end[k] - read[k]) }
             if parts >= 4 {
-                // The loop keeps only the four chains in registers and steps the dense table;
-                // a step into a reporting or a compact state (rare) leaves it: the hit is
-                // recorded, a compact state read on alone until a dense one, and the four go
-                // on side by side.
-                var s0 = states[0], s1 = 0, s2 = 0, s3 = 0
-                var p0 = read[0], p1 = read[1], p2 = read[2], p3 = read[3]
-                let e0 = end[0], e1 = end[1], e2 = end[2], e3 = end[3]
-                // Part 0 may start in a compact state (the state left by the previous block).
-                if s0 >= denseCount { walk(0, &s0, &p0) }
-                while true {
-                    let m = min(min(e0 - p0, e1 - p1), min(e2 - p2, e3 - p3))
-                    guard m > 0 else { break }
-                    let b0 = base + p0, b1 = base + p1, b2 = base + p2, b3 = base + p3
-                    var t0: UInt16 = 0, t1: UInt16 = 0, t2: UInt16 = 0, t3: UInt16 = 0
+                // The loop keeps only the four chains in registers; a step into a reporting
+                // state (rare) leaves it to record, found again from the states' outputs.
+                do {
+                    let b0 = base + read[0], b1 = base + read[1], b2 = base + read[2], b3 = base + read[3]
+                    var s0 = states[0], s1 = 0, s2 = 0, s3 = 0
                     var j = 0
                     while j < m {
-                        t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
-                        t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
-                        t2 = table[(s2 &<< 5) &+ Int(offsets[Int(b2[j])])]
-                        t3 = table[(s3 &<< 5) &+ Int(offsets[Int(b3[j])])]
-                        s0 = Int(t0 & mask); s1 = Int(t1 & mask); s2 = Int(t2 & mask); s3 = Int(t3 & mask)
+                        var flags: UInt16 = 0
+                        while j < m {
+                            let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                            let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
+                            let t2 = table[(s2 &<< 5) &+ Int(offsets[Int(b2[j])])]
+                            let t3 = table[(s3 &<< 5) &+ Int(offsets[Int(b3[j])])]
+                            s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF); s2 = Int(t2 & 0x7FFF); s3 = Int(t3 & 0x7FFF)
+                            flags = t0 | t1 | t2 | t3
+                            if flags & 0x8000 != 0 { break }
+                            j &+= 1
+                        }
+                        guard flags & 0x8000 != 0 else { break }
+                        if reports(s0) { record(0, read[0] + j, s0) }
+                        if reports(s1) { record(1, read[1] + j, s1) }
+                        if reports(s2) { record(2, read[2] + j, s2) }
+                        if reports(s3) { record(3, read[3] + j, s3) }
                         j &+= 1
-                        if (t0 | t1 | t2 | t3) & flagged != 0 { break }
                     }
-                    p0 &+= j; p1 &+= j; p2 &+= j; p3 &+= j
-                    guard (t0 | t1 | t2 | t3) & flagged != 0 else { break }
-                    if t0 & PhraseAutomaton.reportsFlag != 0 { record(0, p0 - 1, s0) }
-                    if t1 & PhraseAutomaton.reportsFlag != 0 { record(1, p1 - 1, s1) }
-                    if t2 & PhraseAutomaton.reportsFlag != 0 { record(2, p2 - 1, s2) }
-                    if t3 & PhraseAutomaton.reportsFlag != 0 { record(3, p3 - 1, s3) }
-                    if s0 >= denseCount { walk(0, &s0, &p0) }
-                    if s1 >= denseCount { walk(1, &s1, &p1) }
-                    if s2 >= denseCount { walk(2, &s2, &p2) }
-                    if s3 >= denseCount { walk(3, &s3, &p3) }
+                    states[0] = s0; states[1] = s1; states[2] = s2; states[3] = s3
                 }
-                states[0] = s0; states[1] = s1; states[2] = s2; states[3] = s3
-                read[0] = p0; read[1] = p1; read[2] = p2; read[3] = p3
+                for k in 0..<4 { read[k] += m }
             } else if parts == 2 {
-                let m = min(end[0] - read[0], end[1] - read[1])
                 let b0 = base + read[0], b1 = base + read[1]
                 var s0 = states[0], s1 = 0
                 var j = 0
                 while j < m {
-                    let t0 = step(s0, b0[j])
-                    let t1 = step(s1, b1[j])
-                    s0 = Int(t0 & mask); s1 = Int(t1 & mask)
-                    if (t0 | t1) & PhraseAutomaton.reportsFlag != 0 {
-                        if t0 & PhraseAutomaton.reportsFlag != 0 { record(0, read[0] + j, s0) }
-                        if t1 & PhraseAutomaton.reportsFlag != 0 { record(1, read[1] + j, s1) }
+                    let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
+                    let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
+                    s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF)
+                    if (t0 | t1) & 0x8000 != 0 {
+                        if t0 & 0x8000 != 0 { record(0, read[0] + j, s0) }
+                        if t1 & 0x8000 != 0 { record(1, read[1] + j, s1) }
                     }
                     j &+= 1
                 }
@@ -449,9 +370,9 @@ final class PhraseAutomaton: @unchecked Sendable {
                 var s = states[k]
                 var p = read[k]
                 while p < end[k] {
-                    let t = step(s, base[p])
-                    s = Int(t & mask)
-                    if t & PhraseAutomaton.reportsFlag != 0 { record(k, p, s) }
+                    let t = table[(s &<< 5) &+ Int(offsets[Int(base[p])])]
+                    s = Int(t & 0x7FFF)
+                    if t & 0x8000 != 0 { record(k, p, s) }
                     p += 1
                 }
                 states[k] = s
@@ -465,28 +386,6 @@ final class PhraseAutomaton: @unchecked Sendable {
             }
             return count
         }
-    }
-
-    /// The step from state `s` on byte `b`: the next state with its flags
-    /// (``reportsFlag``, ``compactFlag``).
-    @inline(__always)
-    func step(_ s: Int, _ b: UInt8) -> UInt16 {
-        s < denseCount ? transitions[(s &<< 5) &+ Int(offsetOf[Int(b)])] : compactStep(s, b)
-    }
-
-    /// The step from compact state `s` on byte `b`: its child, itself (a separator after
-    /// one), or the step of its failure state (shallower, so this ends at a dense one).
-    @inline(__always)
-    func compactStep(_ s: Int, _ b: UInt8) -> UInt16 {
-        let c = classOf[Int(b)]
-        var s = s
-        repeat {
-            let e = compactStates[s &- denseCount]
-            if e.cls == c { return e.child }
-            if e.separatorStays, c == separatorClass { return e.selfCode }
-            s = Int(e.fail)
-        } while s >= denseCount
-        return transitions[(s &<< 5) &+ Int(offsetOf[Int(b)])]
     }
 
     @inline(never)
