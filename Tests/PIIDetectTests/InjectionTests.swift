@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import PIIDetect
 
@@ -165,6 +166,123 @@ import Testing
             }
         }
         #expect(!hitsInParts(texts[0], InjectionScorer.sharedASCII).parts.isEmpty)
+    }
+
+    // MARK: Phrase automaton against a naive matcher
+
+    /// Every keyword occurrence in `text` as `end << 16 | phrase`, sorted, found the naive
+    /// way: each keyword in canonical classes, a trie of them walked from every symbol of
+    /// the text (a run of separators is one symbol, at its first byte).
+    func naiveHits(_ text: [UInt8], _ auto: PhraseAutomaton) -> [Int] {
+        var trie: [[UInt8: Int]] = [[:]]
+        var ends: [[Int]] = [[]]
+        for (index, raw) in auto.phrases.enumerated() {
+            let phrase = raw.hasSuffix("\\b") ? String(raw.dropLast(2)) : raw
+            var node = 0
+            for b in PhraseAutomaton.canonicalForm(InjectionFold.foldKeyword(phrase)) {
+                let c = auto.classOf[Int(b)]
+                if let next = trie[node][c] { node = next } else {
+                    trie.append([:]); ends.append([])
+                    trie[node][c] = trie.count - 1
+                    node = trie.count - 1
+                }
+            }
+            ends[node].append(index)
+        }
+        var symbols: [(cls: UInt8, at: Int)] = []
+        for (i, b) in text.enumerated() {
+            let c = auto.classOf[Int(b)]
+            if c == auto.separatorClass, symbols.last?.cls == c { continue }
+            symbols.append((c, i))
+        }
+        var found: [Int] = []
+        for first in symbols.indices {
+            var node = 0
+            var k = first
+            while k < symbols.count, let next = trie[node][symbols[k].cls] {
+                node = next
+                for phrase in ends[node] { found.append(symbols[k].at << 16 | phrase) }
+                k += 1
+            }
+        }
+        return found.sorted()
+    }
+
+    /// The same from ``PhraseAutomaton/findHits`` (blocks of `step` bytes, the state
+    /// carried from one to the next) and the outputs of the states it reports.
+    func automatonHits(_ text: [UInt8], _ auto: PhraseAutomaton, step: Int) -> [Int] {
+        text.withUnsafeBufferPointer { p -> [Int] in
+            guard let base = p.baseAddress else { return [] }
+            let buffer = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, p.count))
+            defer { buffer.deallocate() }
+            var found: [Int] = []
+            var state = 0
+            var lo = 0
+            while lo < p.count {
+                let hi = min(p.count, lo + step)
+                let count = auto.findHits(base, from: lo, to: hi, state: &state, into: buffer)
+                for h in 0..<count {
+                    let s = Int(buffer[h] & 0xFFFF)
+                    for o in Int(auto.outputStart[s])..<Int(auto.outputStart[s + 1]) {
+                        found.append((lo + Int(buffer[h] >> 16)) << 16 | Int(auto.outputs[o].phrase))
+                    }
+                }
+                lo = hi
+            }
+            return found.sorted()
+        }
+    }
+
+    @Test func automatonFindsWhatANaiveMatcherFinds() throws {
+        var texts: [[UInt8]] = []
+        // Lexicon phrases, as written and in capitals, joined by separator runs, markup
+        // and leetspeak, and pseudo-random text over their bytes (reproducible).
+        let auto = InjectionScorer.sharedASCII
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Int { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return Int(x % 1_000_003) }
+        let glue = [" ", "  ", " - ", "_", "\n", ". ", "<b>", "\"", "", "x"]
+        var phrases = ""
+        for _ in 0..<3000 {
+            var phrase = auto.phrases[next() % auto.phrases.count]
+            if phrase.hasSuffix("\\b") { phrase.removeLast(2) }
+            if next() % 4 == 0 { phrase = phrase.uppercased() }
+            if next() % 5 == 0 { phrase = phrase.replacingOccurrences(of: "e", with: "3").replacingOccurrences(of: "o", with: "0") }
+            // Separator runs inside a phrase count as one separator.
+            if next() % 3 == 0 { phrase = phrase.replacingOccurrences(of: " ", with: glue[next() % 3 + 1]) }
+            phrases += phrase + glue[next() % glue.count]
+        }
+        let phraseBytes = Array(phrases.utf8)
+        texts.append(phraseBytes)
+        for length in [1, 2, 31, 32, 33, 100, 159, 160, 161, 319, 320, 321, 640, 1_000, 5_000, 70_000] {
+            texts.append((0..<length).map { _ in phraseBytes[next() % phraseBytes.count] })
+            let from = next() % (phraseBytes.count - min(length, phraseBytes.count - 1))
+            texts.append(Array(phraseBytes[from..<min(phraseBytes.count, from + length)]))
+        }
+        // The DEV corpus texts, when present: one by one and joined.
+        if let dir = corpusDirectory, let data = FileManager.default.contents(atPath: dir + "/injection.jsonl") {
+            var joined: [UInt8] = []
+            for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+                let record = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+                let text = Array(try #require(record["text"] as? String).utf8)
+                texts.append(text)
+                joined += text
+            }
+            texts.append(joined)
+        }
+        var total = 0
+        for text in texts {
+            for auto in [InjectionScorer.sharedASCII, InjectionScorer.sharedNonASCII] {
+                let expected = naiveHits(text, auto)
+                total += expected.count
+                for step in [PhraseAutomaton.maxBlock, 1_000, 37, auto.maxDepth] {
+                    let got = automatonHits(text, auto, step: step)
+                    let same = got == expected
+                    #expect(same, "\(text.count) bytes, blocks of \(step): \(got.count) hits, expected \(expected.count)")
+                    if !same { return }
+                }
+            }
+        }
+        #expect(total > 10_000)
     }
 
     @Test func tokenBookkeepingAtWordEdges() {

@@ -6,6 +6,7 @@
 //                                         injection scoring), and the worst single call on
 //                                         10 MB adversarial bodies
 //   scan-bench throughput-joined FILE...  the same texts joined into 64 KiB bodies
+//   scan-bench dump-injection FILE...     injection scores, spans and phrase hits (equivalence checks)
 //   scan-bench rounds detect|injection N FILE...
 //                                         N passes without timing, for instruction counts:
 //                                         valgrind --tool=callgrind --toggle-collect='*Detector*scan*' ...
@@ -255,6 +256,20 @@ do {
         let d = throughput(pii) { detector.scan($0).count }
         let s = throughput(inj) { Int(scorer.score($0).score * 1000) }
         print(String(format: "joined 64 KiB bodies: pii+secrets %.1f MB/s, injection %.1f MB/s", d.cpuMBps, s.cpuMBps))
+    case "dump-injection" where args.count >= 2:
+        // scan-bench dump-injection FILE...: for every record, and for 1 MB adversarial
+        // bodies, the injection score, spans and phrase hits (to check that a change to
+        // the scorer changes no result: compare the output before and after).
+        let scorer = InjectionScorer()
+        var texts = loadRecords(Array(args.dropFirst())).map { ("record", Array($0.text.utf8)) }
+        texts += adversarialBodies(size: 1 << 20)
+        var out = ""
+        for (name, bytes) in texts {
+            let r = scorer.score(bytes)
+            out += "\(name) \(r.score) \(r.spans)\n\(scorer.explain(bytes))\n"
+            if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(out.data(using: .utf8)!); out = "" }
+        }
+        FileHandle.standardOutput.write(out.data(using: .utf8)!)
     case "throughput-injection" where args.count >= 2:
         try runThroughput(Array(args.dropFirst()), detectors: false, adversarial: false)
     default:
