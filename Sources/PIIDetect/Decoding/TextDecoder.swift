@@ -40,17 +40,77 @@ public enum TextDecoder {
     }
 }
 
+// MARK: - Output bytes in raw storage
+
+/// A decoding pass's output: bytes in raw storage that grows as needed and is kept from
+/// one body to the next (an array append checks uniqueness and capacity out of line on
+/// every byte and run; here an append is a compare, a copy and an increment).
+struct ByteOutput: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private(set) var capacity = 0
+
+    init() {
+        base = .allocate(capacity: 0)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Empties the output and makes room for `expected` bytes (a pass writes at most as
+    /// many bytes as it reads).
+    mutating func reset(expected: Int) {
+        count = 0
+        if capacity < expected { grow(expected) }
+    }
+
+    @inline(__always) mutating func append(_ byte: UInt8) {
+        if count == capacity { grow(count + 1) }
+        base[count] = byte
+        count &+= 1
+    }
+
+    @inline(__always) mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        if count + bytes.count > capacity { grow(count + bytes.count) }
+        (base + count).update(from: source, count: bytes.count)
+        count &+= bytes.count
+    }
+
+    @inline(never) private mutating func grow(_ needed: Int) {
+        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: max(needed, 2 * capacity, 64))
+        larger.update(from: base, count: count)
+        base.deallocate()
+        base = larger
+        capacity = max(needed, 2 * capacity, 64)
+    }
+
+    var last: UInt8? { count > 0 ? base[count - 1] : nil }
+
+    mutating func removeLast() {
+        precondition(count > 0, "removeLast on empty output")
+        count -= 1
+    }
+
+    subscript(_ i: Int) -> UInt8 {
+        precondition(i >= 0 && i < count, "output index out of range")
+        return base[i]
+    }
+
+    /// The bytes written so far (valid until the next write).
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+}
+
 // MARK: - Reusable decoding output
 
 /// The passes' output for one body, written into arrays that are kept (cleared, capacity
 /// kept) from one body to the next: a scan's workspace holds one, so decoding a body
 /// allocates nothing once the buffers have grown to the usual body size.
-struct DecodeBuffers {
+struct DecodeBuffers: ~Copyable {
     /// The escape pass's output and map (valid when ``escaped``).
-    var escapeOutput: [UInt8] = []
+    var escapeOutput = ByteOutput()
     var escapeMap = OffsetMap()
     /// The character pass's output and map (valid when ``folded``).
-    var foldOutput: [UInt8] = []
+    var foldOutput = ByteOutput()
     var foldMap = OffsetMap()
     /// Which passes ran for the last body.
     private(set) var escaped = false
@@ -71,13 +131,13 @@ struct DecodeBuffers {
             // whatever the flags find in the output was already in the body next to the
             // same bytes, so the body's flags hold (a superset at worst: the character
             // pass then changes nothing). Otherwise the output is scanned again.
-            if significant { flags = escapeOutput.withUnsafeBufferPointer { ByteFlags.scan($0) } }
+            if significant { flags = ByteFlags.scan(escapeOutput.bytes) }
         }
         if flags.contains(.character) || flags.contains(.bareWord) {
             let bare = flags.contains(.bareWord)
             if escaped {
-                // The input is read while the output is written: different arrays.
-                escapeOutput.withUnsafeBufferPointer { CharacterPass.run($0, bareWords: bare, into: &foldOutput, &foldMap) }
+                // The input is read while the output is written: different buffers.
+                CharacterPass.run(escapeOutput.bytes, bareWords: bare, into: &foldOutput, &foldMap)
             } else {
                 CharacterPass.run(raw, bareWords: bare, into: &foldOutput, &foldMap)
             }
@@ -88,8 +148,8 @@ struct DecodeBuffers {
     /// Calls `body` with the decoded bytes of the last body (`raw` itself when nothing
     /// needed decoding).
     func withOutput<R>(_ raw: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if folded { return foldOutput.withUnsafeBufferPointer(body) }
-        if escaped { return escapeOutput.withUnsafeBufferPointer(body) }
+        if folded { return body(foldOutput.bytes) }
+        if escaped { return body(escapeOutput.bytes) }
         return body(raw)
     }
 
@@ -103,8 +163,8 @@ struct DecodeBuffers {
 
     /// Drops buffers a huge body grew, so a workspace does not keep them.
     mutating func trim(above limit: Int) {
-        if escapeOutput.capacity > limit { escapeOutput = []; escapeMap = OffsetMap() }
-        if foldOutput.capacity > limit { foldOutput = []; foldMap = OffsetMap() }
+        if escapeOutput.capacity > limit { escapeOutput = ByteOutput(); escapeMap = OffsetMap() }
+        if foldOutput.capacity > limit { foldOutput = ByteOutput(); foldMap = OffsetMap() }
     }
 }
 
@@ -282,7 +342,7 @@ enum EscapePass {
     /// `inout` arguments: a nested function capturing `out` and `map` would box them and
     /// check exclusivity at run time on every access.)
     @inline(__always)
-    static func flush(_ out: inout [UInt8], _ map: inout OffsetMap, _ p: UnsafeBufferPointer<UInt8>, from start: Int, to upTo: Int) {
+    static func flush(_ out: inout ByteOutput, _ map: inout OffsetMap, _ p: UnsafeBufferPointer<UInt8>, from start: Int, to upTo: Int) {
         if upTo > start {
             map.copy(out: out.count, input: start, len: upTo - start)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[start..<upTo]))
@@ -299,18 +359,17 @@ enum EscapePass {
     }
 
     static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap, emittedSignificant: Bool) {
-        var out: [UInt8] = [], map = OffsetMap()
+        var out = ByteOutput(), map = OffsetMap()
         let significant = run(p, into: &out, &map)
-        return (out, map, significant)
+        return (Array(out.bytes), map, significant)
     }
 
     /// Decodes `p` into `out` and `map` (cleared first, their capacity reused); returns
     /// whether a decoded byte is one ``ByteFlags`` acts on (``isSignificant(_:)``).
-    static func run(_ p: UnsafeBufferPointer<UInt8>, into out: inout [UInt8], _ map: inout OffsetMap) -> Bool {
+    static func run(_ p: UnsafeBufferPointer<UInt8>, into out: inout ByteOutput, _ map: inout OffsetMap) -> Bool {
         let n = p.count
         var significant = false
-        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
-        out.reserveCapacity(n)
+        out.reset(expected: n)
         map.reset(inputLength: n)
         var i = 0
         var runStart = 0
@@ -470,52 +529,53 @@ enum CharacterPass {
     static let stopsWithSpace = ByteSet(Array("&[({ ".utf8), nonASCII: true)
 
     static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool) -> ([UInt8], OffsetMap) {
-        var out: [UInt8] = [], map = OffsetMap()
+        var out = ByteOutput(), map = OffsetMap()
         run(p, bareWords: bareWords, into: &out, &map)
-        return (out, map)
+        return (Array(out.bytes), map)
     }
 
     /// Decodes `p` into `out` and `map` (cleared first, their capacity reused).
-    static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool, into out: inout [UInt8], _ map: inout OffsetMap) {
-        // The buffers move into the state and back (an assignment would share them, and
-        // the first append would copy).
-        var state = State(p)
-        swap(&state.out, &out)
-        swap(&state.map, &map)
-        if !state.out.isEmpty { state.out.removeAll(keepingCapacity: true) }
-        state.out.reserveCapacity(p.count)
-        state.map.reset(inputLength: p.count)
-        state.run(stops: bareWords ? stopsWithSpace : stops)
-        swap(&state.out, &out)
-        swap(&state.map, &map)
+    static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool, into out: inout ByteOutput, _ map: inout OffsetMap) {
+        out.reset(expected: p.count)
+        withUnsafeMutablePointer(to: &out) { output in
+            // The map moves into the state and back (an assignment would share it, and
+            // the first append would copy).
+            var state = State(p, output)
+            swap(&state.map, &map)
+            state.map.reset(inputLength: p.count)
+            state.run(stops: bareWords ? stopsWithSpace : stops)
+            swap(&state.map, &map)
+        }
     }
 
     struct State {
         let p: UnsafeBufferPointer<UInt8>
         let n: Int
-        var out: [UInt8] = []
+        /// The pass's output (the caller's buffer, for the duration of the pass).
+        let out: UnsafeMutablePointer<ByteOutput>
         var map: OffsetMap
         var i = 0
         var runStart = 0
 
-        init(_ p: UnsafeBufferPointer<UInt8>) {
+        init(_ p: UnsafeBufferPointer<UInt8>, _ out: UnsafeMutablePointer<ByteOutput>) {
             self.p = p
             self.n = p.count
+            self.out = out
             self.map = OffsetMap()
         }
 
         @inline(__always) mutating func flush(_ upTo: Int) {
             if upTo > runStart {
-                map.copy(out: out.count, input: runStart, len: upTo - runStart)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<upTo]))
+                map.copy(out: out.pointee.count, input: runStart, len: upTo - runStart)
+                out.pointee.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<upTo]))
             }
         }
 
         /// Emits one ASCII byte for the input token `start ..< end`.
         @inline(__always) mutating func emit(_ byte: UInt8, from start: Int, to end: Int) {
             flush(start)
-            map.token(out: out.count, input: start, inLen: end - start, outLen: 1)
-            out.append(byte)
+            map.token(out: out.pointee.count, input: start, inLen: end - start, outLen: 1)
+            out.pointee.append(byte)
             i = end
             runStart = end
         }
@@ -527,11 +587,11 @@ enum CharacterPass {
             case .drop:
                 break
             case .ascii(let a):
-                map.token(out: out.count, input: start, inLen: end - start, outLen: 1)
-                out.append(a)
+                map.token(out: out.pointee.count, input: start, inLen: end - start, outLen: 1)
+                out.pointee.append(a)
             case .keep:
-                let o = out.count
-                let k = UTF8Scalar.encode(cp, into: &out)
+                let o = out.pointee.count
+                let k = UTF8Scalar.encode(cp, into: &out.pointee)
                 map.token(out: o, input: start, inLen: end - start, outLen: k)
             }
             i = end
@@ -545,8 +605,8 @@ enum CharacterPass {
             runStart = tokenStart
             var start = tokenStart
             var k = 0
-            while k < 2, out.last == 0x20 {
-                out.removeLast()
+            while k < 2, out.pointee.last == 0x20 {
+                out.pointee.removeLast()
                 if let pos = map.dropLastOutputByte() { start = min(start, pos) }
                 k += 1
             }
@@ -659,7 +719,7 @@ enum CharacterPass {
             let c1 = p[start + 1]
             if (c1 == UInt8(ascii: "a") && p[start + 2] == UInt8(ascii: "t"))
                 || (c1 == UInt8(ascii: "A") && p[start + 2] == UInt8(ascii: "T")) {
-                let previous: UInt8? = start > runStart ? p[start - 1] : out.last
+                let previous: UInt8? = start > runStart ? p[start - 1] : out.pointee.last
                 guard p[start + 3] == 0x20, let previous, isLocalPartByte(previous),
                       obfuscatedDomainFollows(from: start + 4) else { return false }
                 emit(0x40, from: start, to: start + 4)
@@ -708,8 +768,8 @@ enum CharacterPass {
             var tail: [UInt8] = []
             var j = start - 1
             while j >= runStart, tail.count < 80 { tail.append(p[j]); j -= 1 }
-            var k = out.count - 1
-            while k >= 0, tail.count < 80 { tail.append(out[k]); k -= 1 }
+            var k = out.pointee.count - 1
+            while k >= 0, tail.count < 80 { tail.append(out.pointee[k]); k -= 1 }
             var sawLabel = false
             for c in tail {
                 if isAlnum(c) || c == 0x2D { sawLabel = true; continue }

@@ -112,7 +112,7 @@ enum UTF8Scalar {
 
     /// Appends the UTF-8 encoding of `cp` (U+FFFD for surrogates and out-of-range values).
     @inline(__always)
-    static func encode(_ cp: UInt32, into out: inout [UInt8]) -> Int {
+    static func encode<Sink: ByteSink & ~Copyable>(_ cp: UInt32, into out: inout Sink) -> Int {
         var c = cp
         if (0xD800...0xDFFF).contains(c) || c > 0x10FFFF { c = 0xFFFD }
         if c < 0x80 { out.append(UInt8(c)); return 1 }
@@ -128,3 +128,11 @@ enum UTF8Scalar {
         return 4
     }
 }
+
+/// Where encoded bytes go: an array, or a decoding pass's ``ByteOutput``.
+protocol ByteSink: ~Copyable {
+    mutating func append(_ byte: UInt8)
+}
+
+extension Array: ByteSink where Element == UInt8 {}
+extension ByteOutput: ByteSink {}

@@ -70,21 +70,15 @@ public final class Detector: Sendable {
     public func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> [Finding] {
         let workspace = ScanWorkspace.acquire()
         defer { workspace.release() }
-        // The decoding buffers are taken out of the workspace while in use, so they are
-        // not shared (a shared buffer would be copied instead of overwritten).
-        var buffers = workspace.decoding
-        workspace.decoding = DecodeBuffers()
-        defer { workspace.decoding = buffers }
         let flags = ByteFlags.scan(bytes)
-        if flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) {
-            buffers.decode(bytes, flags: flags)
-            buffers.withOutput(bytes) { findCandidates(in: $0, workspace) }
-        } else {
+        guard flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) else {
             // Nothing to decode: match on the body itself.
             findCandidates(in: bytes, workspace)
             return resolve(workspace.candidates).map { Finding(type: $0.type, range: $0.range) }
         }
-        return resolve(workspace.candidates).map { Finding(type: $0.type, range: buffers.rawRange($0.range)) }
+        workspace.decoding.decode(bytes, flags: flags)
+        workspace.decoding.withOutput(bytes) { findCandidates(in: $0, workspace) }
+        return resolve(workspace.candidates).map { Finding(type: $0.type, range: workspace.decoding.rawRange($0.range)) }
     }
 
     // MARK: Start positions
