@@ -78,55 +78,88 @@ enum ContextLabel {
     }
 
     /// Whether the label in front of `pos` (or its CSV column header) contains one of `words`.
-    static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: [[UInt8]]) -> Bool {
+    static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: WordList) -> Bool {
         if contains(p, in: before(p, pos), anyOf: words) { return true }
         if let header = csvHeader(p, pos) { return contains(p, in: header, anyOf: words) }
         return false
     }
 
     /// Whether the bytes `range` of `p`, lower-cased, contain any of `words`.
-    static func contains(_ p: UnsafeBufferPointer<UInt8>, in range: Range<Int>, anyOf words: [[UInt8]]) -> Bool {
+    static func contains(_ p: UnsafeBufferPointer<UInt8>, in range: Range<Int>, anyOf words: WordList) -> Bool {
         contains(UnsafeBufferPointer(rebasing: p[range]), lowering: true, anyOf: words)
     }
 
     /// Whether `label` contains any of `words` (lower-case ASCII); with `lowering`, the
     /// label's ASCII letters are compared lower-cased.
-    static func contains<L: RandomAccessCollection<UInt8>>(_ label: L, lowering: Bool = false, anyOf words: [[UInt8]]) -> Bool
+    static func contains<L: RandomAccessCollection<UInt8>>(_ label: L, lowering: Bool = false, anyOf words: WordList) -> Bool
     where L.Index == Int {
-        guard !label.isEmpty else { return false }
+        let n = label.count
         @inline(__always) func at(_ k: Int) -> UInt8 { lowering ? lower(label[label.startIndex + k]) : label[label.startIndex + k] }
-        // The bytes the label holds: a word whose first byte is not among them is skipped.
-        var present = ByteBitmap()
-        for k in 0..<label.count { present.insert(at(k)) }
-        for w in words where w.count <= label.count {
-            guard let f = w.first, present.contains(f) else { continue }
-            var i = 0
-            let last = label.count - w.count
-            while i <= last {
-                if at(i) == f {
+        // At each position, only the words that start with its byte.
+        for i in 0..<n {
+            let first = Int(at(i))
+            var w = words.firstWord[first]
+            let end = words.firstWord[first + 1]
+            while w < end {
+                let start = words.offsets[w], length = words.offsets[w + 1] - start
+                if length <= n - i {
                     var k = 1
-                    while k < w.count, at(i + k) == w[k] { k += 1 }
-                    if k == w.count { return true }
+                    while k < length, at(i + k) == words.bytes[start + k] { k += 1 }
+                    if k == length { return true }
                 }
-                i += 1
+                w += 1
             }
         }
         return false
     }
 
-    static let ssnWords: [[UInt8]] = [
+    /// Label words (lower-case ASCII or UTF-8), grouped by first byte so a label position
+    /// is compared only with the words that can start there.
+    final class WordList: @unchecked Sendable {
+        /// Word `w` (in first-byte order) is `bytes[offsets[w] ..< offsets[w + 1]]`; the
+        /// words starting with byte `b` are `firstWord[b] ..< firstWord[b + 1]`.
+        let bytes: UnsafeMutablePointer<UInt8>
+        let offsets: UnsafeMutablePointer<Int>
+        let firstWord: UnsafeMutablePointer<Int>
+
+        init(_ words: [String]) {
+            let sorted = words.map { Array($0.utf8) }.filter { !$0.isEmpty }.sorted { $0[0] < $1[0] }
+            bytes = .allocate(capacity: max(1, sorted.reduce(0) { $0 + $1.count }))
+            offsets = .allocate(capacity: sorted.count + 1)
+            firstWord = .allocate(capacity: 257)
+            var at = 0
+            for (w, word) in sorted.enumerated() {
+                offsets[w] = at
+                for b in word { bytes[at] = b; at += 1 }
+            }
+            offsets[sorted.count] = at
+            var w = 0
+            for b in 0...256 {
+                firstWord[b] = w
+                while w < sorted.count, Int(sorted[w][0]) == b { w += 1 }
+            }
+        }
+
+        deinit {
+            bytes.deallocate()
+            offsets.deallocate()
+            firstWord.deallocate()
+        }
+    }
+
+    static let ssnWords = WordList([
         "ssn", "social", "s.s.n", "soc sec", "soc.sec", "soc_sec", "socsec", "ss#", "ss_num", "ssnum", "tax id",
         "taxpayer", "itin",
-    ].map { Array($0.utf8) }
+    ])
     /// Labels of identifiers that look like numbers in a national format.
-    static let identifierWords: [[UInt8]] = [
+    static let identifierWords = WordList([
         "serial", "order", "invoice", "ref", "sku", "isbn", "tracking", "account", "acct", "ticket", "batch",
         "iban", "bic", "routing", "transaction", "txn", "customer no", "member no",
-    ].map { Array($0.utf8) }
+    ])
 
-    static let phoneWords: [[UInt8]] = [
+    static let phoneWords = WordList([
         "phone", "tel", "cell", "mobile", "mobil", "whatsapp", "call", "sms", "fax", "contact", "kontakt",
         "handy", "movil", "móvil", "celular", "numero", "número", "ring", "text me", "reach", "dial", "mob",
         "msisdn", "telefono", "teléfono", "portable", "cellulare", "landline", "hotline", "helpline",
-    ].map { Array($0.utf8) }
+    ])
 }

@@ -208,26 +208,37 @@ public final class Detector: Sendable {
 
         typealias V = SIMD16<UInt8>
         let zero = V(repeating: 0x30), ten = V(repeating: 10), six = V(repeating: 6)
-        let lowerA = V(repeating: 0x61), caseBit = V(repeating: 0x20)
+        let lowerA = V(repeating: 0x61), caseBit = V(repeating: 0x20), letters = V(repeating: 26)
+        let underscore = V(repeating: 0x5F)
         let dot = V(repeating: 0x2E), dash = V(repeating: 0x2D), plus = V(repeating: 0x2B)
         let paren = V(repeating: 0x28), colon = V(repeating: 0x3A), at = V(repeating: 0x40)
-        // The first and last blocks are read from a zero-padded copy: `prev` is the byte
-        // before the block, then the block, then padding (zero bytes start nothing and match
-        // no pair).
+        // The first and last blocks are read from a zero-padded copy: the two bytes before
+        // the block, then the block, then padding (zero bytes start nothing and match no
+        // pair).
         do {
-            /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` is the
-            /// byte before position `i`).
-            @inline(__always) func block(_ raw: UnsafeRawPointer, _ o: Int, _ i: Int) {
+            /// Positions `i ..< i+16`, read through `raw` at offset `o` (`raw + o - 1` and
+            /// `raw + o - 2` are the bytes before position `i`).
+            /// (Mutable state goes in and out as arguments: a nested function that captures a
+            /// variable and is called from a closure makes the variable a heap box.)
+            @inline(__always) func block(_ raw: UnsafeRawPointer, _ o: Int, _ i: Int, _ starts: inout Starts) -> UInt32 {
+                let prev2 = raw.loadUnaligned(fromByteOffset: o &- 2, as: V.self)
                 let prev = raw.loadUnaligned(fromByteOffset: o &- 1, as: V.self)
                 let v = raw.loadUnaligned(fromByteOffset: o, as: V.self)
                 let next = raw.loadUnaligned(fromByteOffset: o &+ 1, as: V.self)
                 let digit = Lanes.lt(v &- zero, ten)
                 let prevDigit = Lanes.lt(prev &- zero, ten)
                 let prevJoins = prevDigit | Lanes.eq(prev, dot) | Lanes.eq(prev, dash)
+                // A digit after a letter or `_` starts nothing, unless two of them start an
+                // IBAN (``Starts/consider``: letter, letter, digit, digit): most such
+                // digits are inside identifiers, hex and base64.
+                let prevLetter = Lanes.lt((prev | caseBit) &- lowerA, letters) | Lanes.eq(prev, underscore)
+                let prev2Letter = Lanes.lt((prev2 | caseBit) &- lowerA, letters) | Lanes.eq(prev2, underscore)
+                let ibanShape = prev2Letter & Lanes.lt(next &- zero, ten)
                 // A colon matters after a hex digit or before another colon (IPv6).
                 let prevHex = prevDigit | Lanes.lt((prev | caseBit) &- lowerA, six)
                 let colons = Lanes.eq(v, colon) & (prevHex | Lanes.eq(next, colon))
-                let startLanes = (digit & ~prevJoins) | Lanes.eq(v, plus) | Lanes.eq(v, paren) | colons | Lanes.eq(v, at)
+                let digitStarts = digit & ~prevJoins & (~prevLetter | ibanShape)
+                let startLanes = digitStarts | Lanes.eq(v, plus) | Lanes.eq(v, paren) | colons | Lanes.eq(v, at)
                 var bits = Lanes.bits(startLanes)
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount
@@ -236,35 +247,37 @@ public final class Detector: Sendable {
                 }
                 let pairLanes = NeedleFinder.lanes(v, next)
                 bits = Lanes.bits(pairLanes)
+                var literals: UInt32 = 0
                 while bits != 0 {
                     let j = i &+ bits.trailingZeroBitCount
-                    if j < n { found |= needleFinder.match(base, n, j) }
+                    if j < n { literals |= needleFinder.match(base, n, j) }
                     bits &= bits &- 1
                 }
+                return literals
             }
             /// Positions `i ..< i+count` read from a zero-padded copy.
-            @inline(__always) func paddedBlock(_ i: Int, _ count: Int) {
+            @inline(__always) func paddedBlock(_ i: Int, _ count: Int, _ starts: inout Starts) -> UInt32 {
                 var tail = (V(repeating: 0), V(repeating: 0), V(repeating: 0))
-                withUnsafeMutableBytes(of: &tail) { buf in
-                    buf.initializeMemory(as: UInt8.self, repeating: 0)
-                    if i > 0 { buf[0] = base[i - 1] }
-                    // The block and the byte after it, if any (a pair's second byte).
-                    for k in 0..<min(count + 1, n - i) { buf[1 + k] = base[i + k] }
-                    block(UnsafeRawPointer(buf.baseAddress!), 1, i)
+                return withUnsafeMutableBytes(of: &tail) { buf in
+                    // Up to two bytes before the block, the block and the byte after it, if
+                    // any (a pair's second byte).
+                    let from = max(0, i - 2), to = min(i + count + 1, n)
+                    (buf.baseAddress! + (2 - (i - from))).copyMemory(from: base + from, byteCount: to - from)
+                    return block(UnsafeRawPointer(buf.baseAddress!), 2, i, &starts)
                 }
             }
             // The first block has no byte before it and the last one may be short: both are
             // read from the padded copy; the blocks between straight from the body.
-            paddedBlock(0, min(16, n))
+            found |= paddedBlock(0, min(16, n), &starts)
             var i = 16
             let raw = UnsafeRawPointer(base)
             while i &+ 17 <= n {
-                block(raw, i, i)
+                found |= block(raw, i, i, &starts)
                 i &+= 16
             }
             while i < n {
                 let count = min(16, n - i)
-                paddedBlock(i, count)
+                found |= paddedBlock(i, count, &starts)
                 i &+= count
             }
         }

@@ -58,7 +58,7 @@ enum SecretChecks {
         return !SecretHeuristics.isPlaceholder(body)
     }
 
-    static let awsLabelWords: [[UInt8]] = ["aws", "amazon", "s3_", "s3-", "secretaccesskey", "secret_access_key"].map { Array($0.utf8) }
+    static let awsLabelWords = ContextLabel.WordList(["aws", "amazon", "s3_", "s3-", "secretaccesskey", "secret_access_key"])
 
     /// The label before `secret` must name AWS (`aws_secret_access_key`, `AWS_SECRET`,
     /// `S3_SECRET_KEY`, `SecretAccessKey`).

@@ -71,10 +71,10 @@ extension InjectionScorer {
         }
     }
 
-    static let placeholderWords: [[UInt8]] = [
+    static let placeholderWords = ContextLabel.WordList([
         "conversation", "secret", "previous", "message", "history", "api key", "api%20key", "password", "token",
         "summary", "chat",
-    ].map { Array($0.utf8) }
+    ])
 
     /// A URL query the model is asked to fill in: `<…>`, `{…}`, `SUMMARY_OF_CONVERSATION`,
     /// or words about the conversation, secrets or keys.
