@@ -70,15 +70,24 @@ public final class Detector: Sendable {
     public func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> [Finding] {
         let workspace = ScanWorkspace.acquire()
         defer { workspace.release() }
+        // One access to the workspace's state for the whole scan (each access to a class's
+        // stored property is checked at run time).
+        return scan(bytes, &workspace.state)
+    }
+
+    private func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ state: inout ScanState) -> [Finding] {
         let flags = ByteFlags.scan(bytes)
         guard flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) else {
             // Nothing to decode: match on the body itself.
-            findCandidates(in: bytes, workspace)
-            return resolve(workspace.candidates).map { Finding(type: $0.type, range: $0.range) }
+            findCandidates(in: bytes, &state)
+            return resolve(state.candidates).map { Finding(type: $0.type, range: $0.range) }
         }
-        workspace.decoding.decode(bytes, flags: flags)
-        workspace.decoding.withOutput(bytes) { findCandidates(in: $0, workspace) }
-        return resolve(workspace.candidates).map { Finding(type: $0.type, range: workspace.decoding.rawRange($0.range)) }
+        state.decoding.decode(bytes, flags: flags)
+        // The decoded bytes live in `state.decoding`, which the candidate search does not
+        // touch; its view stays valid until the next decode.
+        let decoded = state.decoding.withOutput(bytes) { $0 }
+        findCandidates(in: decoded, &state)
+        return resolve(state.candidates).map { Finding(type: $0.type, range: state.decoding.rawRange($0.range)) }
     }
 
     // MARK: Start positions
@@ -288,37 +297,32 @@ public final class Detector: Sendable {
 
     /// Runs the PII patterns at their starts and the secret patterns whose literals may
     /// occur, over the decoded bytes.
-    func findCandidates(in p: UnsafeBufferPointer<UInt8>, _ workspace: ScanWorkspace) {
-        // Taken out of the workspace before clearing, so the buffer is not shared (a
-        // shared buffer would be copied instead of cleared in place).
-        var out = workspace.candidates
-        workspace.candidates = []
-        out.removeAll(keepingCapacity: true)
-        defer { workspace.candidates = out }
-        let scratch = workspace.match
+    func findCandidates(in p: UnsafeBufferPointer<UInt8>, _ state: inout ScanState) {
+        if !state.candidates.isEmpty { state.candidates.removeAll(keepingCapacity: true) }
+        let scratch = state.match
         let raw = UnsafeRawBufferPointer(p)
-        let literals = findStarts(p, into: &workspace.starts)
-        // Views of the workspace's lists (not appended to while they are read).
-        let numberStarts = workspace.starts.numbers.positions, ibanStarts = workspace.starts.iban.positions
-        let ipv6Starts = workspace.starts.ipv6.positions, emailStarts = workspace.starts.email.positions
+        let literals = findStarts(p, into: &state.starts)
+        // Views of the start lists (not appended to while they are read).
+        let numberStarts = state.starts.numbers.positions, ibanStarts = state.starts.iban.positions
+        let ipv6Starts = state.starts.ipv6.positions, emailStarts = state.starts.email.positions
 
         // Digit chains: cards, SSNs, phone numbers, IPv4.
         if let regex = numbers, !numberStarts.isEmpty {
-            let storage = workspace.chains
+            let storage = state.chains
             var done = 0
             for s in numberStarts where Int(s) >= done {
                 guard NumberFinder.mayHoldEntity(p, from: Int(s)) else { continue }
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 let m = ov[0]..<ov[1]
                 done = m.upperBound
-                NumberFinder.classify(p, m, types: mask, storage: storage, into: &out)
+                NumberFinder.classify(p, m, types: mask, storage: storage, into: &state.candidates)
             }
         }
         if let regex = iban {
             var done = 0
             for s in ibanStarts where Int(s) >= done {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
-                if let end = IBANFinder.check(p, ov[0]..<ov[1], into: &out) { done = end }
+                if let end = IBANFinder.check(p, ov[0]..<ov[1], into: &state.candidates) { done = end }
             }
         }
         if let regex = ipv6 {
@@ -326,20 +330,20 @@ public final class Detector: Sendable {
             for s in ipv6Starts where Int(s) >= done {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
                 done = ov[1]
-                IPFinder.checkV6(p, ov[0]..<ov[1], into: &out)
+                IPFinder.checkV6(p, ov[0]..<ov[1], into: &state.candidates)
             }
         }
         if let regex = email {
             for s in emailStarts {
                 guard let ov = try? regex.rawMatch(raw, from: Int(s), scratch: scratch) else { continue }
-                EmailFinder.check(p, ov[0]..<ov[1], into: &out)
+                EmailFinder.check(p, ov[0]..<ov[1], into: &state.candidates)
             }
         }
 
         guard literals != 0 else { return }
         for k in secrets.indices where secrets[k].needles & literals != 0 {
             do {
-                try findSecrets(secrets[k].regex, secrets[k].typeMask, p, raw, scratch, &out)
+                try findSecrets(secrets[k].regex, secrets[k].typeMask, p, raw, scratch, &state.candidates)
             } catch {
                 // A limit hit stops this pattern for this body; the others still run.
                 continue

@@ -44,15 +44,26 @@ enum PerThread {
 // MARK: - Per-thread scan state
 
 /// Buffers a scan reuses instead of allocating per body: PCRE2 match data, digit-chain
-/// scratch, start positions, candidates and the decoded text. One per thread (kept in thread-local storage),
-/// so ``Detector`` stays shareable without locks; a workspace is only touched by the
-/// thread that owns it.
-final class ScanWorkspace: PerThread.Workspace {
+/// storage, start positions, candidates and the decoded text.
+struct ScanState: ~Copyable {
     let match = Regex2.Scratch(captureCount: 16)
     let chains = NumberFinder.Storage()
     var starts = Detector.Starts()
     var candidates: [Candidate] = []
     var decoding = DecodeBuffers()
+
+    /// Drops what a huge body grew, so memory stays bounded.
+    mutating func trim() {
+        if candidates.capacity > 4096 { candidates = [] }
+        if starts.capacity > 65_536 { starts = Detector.Starts() }
+        decoding.trim(above: 1 << 20)
+    }
+}
+
+/// One ``ScanState`` per thread (kept in thread-local storage), so ``Detector`` stays
+/// shareable without locks; a workspace is only touched by the thread that owns it.
+final class ScanWorkspace: PerThread.Workspace {
+    var state = ScanState()
     /// Set while a scan on this thread uses the workspace (a nested scan gets a fresh one).
     var busy = false
 
@@ -65,9 +76,6 @@ final class ScanWorkspace: PerThread.Workspace {
 
     func release() {
         busy = false
-        // Keep memory bounded after a huge body.
-        if candidates.capacity > 4096 { candidates = [] }
-        if starts.capacity > 65_536 { starts = Detector.Starts() }
-        decoding.trim(above: 1 << 20)
+        state.trim()
     }
 }
