@@ -60,6 +60,9 @@ struct ByteSet {
     private let highMask: Vector
     /// Per-byte membership, for the tail shorter than a vector.
     private let member: ByteBitmap
+    /// How many of ``values`` the search compares: the values rounded up to 2, 4 or 8
+    /// (the slots past the last value repeat the first).
+    private let compared: Int
 
     init(_ bytes: [UInt8], nonASCII: Bool = false) {
         precondition(!bytes.isEmpty && bytes.count <= 8, "ByteSet holds one to eight values")
@@ -69,24 +72,36 @@ struct ByteSet {
         // `b & highMask != 0` holds for every non-ASCII byte when enabled, never otherwise.
         highMask = Vector(repeating: nonASCII ? 0x80 : 0)
         member = ByteBitmap(bytes + (nonASCII ? Array(0x80...0xFF) : []))
+        compared = bytes.count <= 2 ? 2 : bytes.count <= 4 ? 4 : 8
     }
 
     @inline(__always) func contains(_ b: UInt8) -> Bool { member.contains(b) }
 
-    @inline(__always) private func matches(_ x: Vector) -> Vector {
-        // Unused slots repeat the first value, so all eight compares always run.
-        let m = Lanes.eq(x, values.0) | Lanes.eq(x, values.1) | Lanes.eq(x, values.2) | Lanes.eq(x, values.3)
-            | Lanes.eq(x, values.4) | Lanes.eq(x, values.5) | Lanes.eq(x, values.6) | Lanes.eq(x, values.7)
+    /// Lanes of `x` in the set, comparing the first `count` values (2, 4 or 8).
+    @inline(__always) private func matches(_ x: Vector, _ count: Int) -> Vector {
+        var m = Lanes.eq(x, values.0) | Lanes.eq(x, values.1)
+        if count > 2 { m |= Lanes.eq(x, values.2) | Lanes.eq(x, values.3) }
+        if count > 4 { m |= Lanes.eq(x, values.4) | Lanes.eq(x, values.5) | Lanes.eq(x, values.6) | Lanes.eq(x, values.7) }
         return m | Lanes.ne(x & highMask, Vector(repeating: 0))
     }
 
     /// The position of the first byte at or after `start` that is in the set, or `n`.
     @inline(__always)
     func next(in base: UnsafePointer<UInt8>, _ n: Int, from start: Int) -> Int {
+        // One loop per number of compares, so the loop itself has no branch for it.
+        switch compared {
+        case 2: return next(in: base, n, from: start, comparing: 2)
+        case 4: return next(in: base, n, from: start, comparing: 4)
+        default: return next(in: base, n, from: start, comparing: 8)
+        }
+    }
+
+    @inline(__always)
+    private func next(in base: UnsafePointer<UInt8>, _ n: Int, from start: Int, comparing count: Int) -> Int {
         var i = start
         let raw = UnsafeRawPointer(base)
         while i &+ 16 <= n {
-            let bits = Lanes.bits(matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self)))
+            let bits = Lanes.bits(matches(raw.loadUnaligned(fromByteOffset: i, as: Vector.self), count))
             if bits != 0 { return i &+ bits.trailingZeroBitCount }
             i &+= 16
         }
