@@ -70,17 +70,21 @@ import Testing
         #expect(!NeedleFinder.lanesCover(Array("zz".utf8)))
     }
 
-    @Test func byteSetFindsTheFirstMember() {
-        let set = ByteSet(Array("\\%+&[({".utf8), nonASCII: true)
+    /// Sets of every size the search has a loop for (one to eight values, with and
+    /// without non-ASCII bytes).
+    @Test(arguments: ["%", "\\%", "\\%+", "&[({", "&[({ ", "\\%+&[({"], [false, true])
+    func byteSetFindsTheFirstMember(members: String, nonASCII: Bool) {
+        let values = Array(members.utf8)
+        let set = ByteSet(values, nonASCII: nonASCII)
         for body in Self.bodies() {
             body.withUnsafeBufferPointer { p in
                 guard let base = p.baseAddress else { return }
                 for start in 0...p.count {
                     let expected = (start..<p.count).first { i in
                         let b = p[i]
-                        return b >= 0x80 || "\\%+&[({".utf8.contains(b)
+                        return (nonASCII && b >= 0x80) || values.contains(b)
                     } ?? p.count
-                    #expect(set.next(in: base, p.count, from: start) == expected)
+                    #expect(set.next(in: base, p.count, from: start) == expected, "\(members) from \(start)")
                 }
             }
         }
