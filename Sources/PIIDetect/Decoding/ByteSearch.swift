@@ -105,6 +105,12 @@ struct ByteSet {
             if bits != 0 { return i &+ bits.trailingZeroBitCount }
             i &+= 16
         }
+        guard i < n else { return n }
+        if n >= 16 {
+            // The last 16 bytes of the body, of which the positions before `i` were seen.
+            let bits = Lanes.bits(matches(raw.loadUnaligned(fromByteOffset: n &- 16, as: Vector.self), count)) >> UInt32(i &- (n &- 16))
+            return bits != 0 ? i &+ bits.trailingZeroBitCount : n
+        }
         while i < n, !contains(base[i]) { i &+= 1 }
         return i
     }

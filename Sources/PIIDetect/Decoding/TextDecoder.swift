@@ -216,10 +216,10 @@ struct ByteFlags: OptionSet {
         guard let base = p.baseAddress else { return [] }
         var acc: UInt8 = 0
         let table = ByteFlags.table
-        let interesting = ByteFlags.interesting
         let all = escape.rawValue | character.rawValue | bracket.rawValue
         let n = p.count
-        var stops = interesting
+        let remaining = ByteFlags.remaining
+        var stops = remaining[0]
         var found: UInt8 = 0   // `acc & (escape | character)` when `stops` was chosen
         var i = stops.next(in: base, n, from: 0)
         while i < n {

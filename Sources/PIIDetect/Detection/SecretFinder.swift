@@ -44,9 +44,10 @@ enum SecretChecks {
     static func contains(_ s: ArraySlice<UInt8>, _ needle: StaticString) -> Bool {
         let n = needle.utf8CodeUnitCount
         guard n > 0, s.count >= n else { return false }
+        let first = needle.utf8Start[0]
         var i = s.startIndex
         while i + n <= s.endIndex {
-            if startsWith(s[i...], needle) { return true }
+            if s[i] == first, startsWith(s[i...], needle) { return true }
             i += 1
         }
         return false

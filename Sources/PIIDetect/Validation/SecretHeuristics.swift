@@ -89,9 +89,17 @@ public enum SecretHeuristics {
             for k in 0..<n where lower(body[i + k]) != p[k] { return false }
             return true
         }
+        let second = placeholderSecondByte
         var i = a
         while i < z {
-            switch lower(body[i]) {
+            // Most bytes start no word, or are not followed by the words' second byte.
+            let b = lower(body[i])
+            let expected = second[Int(b)]
+            if expected == 0 || (expected != 1 && (i + 1 == z || lower(body[i + 1]) != expected)) {
+                i += 1
+                continue
+            }
+            switch b {
             case UInt8(ascii: "<"), UInt8(ascii: ">"): return true
             case UInt8(ascii: "x"): if at(i, "xxxx") { return true }
             case UInt8(ascii: "*"): if at(i, "**") { return true }
@@ -114,6 +122,22 @@ public enum SecretHeuristics {
         }
         return false
     }
+
+    /// For each (lower-cased) byte, the second byte of the placeholder words that start with
+    /// it (they share it), 1 for `<` and `>` (a placeholder alone), 0 for the others.
+    nonisolated(unsafe) static let placeholderSecondByte: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0, count: 256)
+        t[Int(UInt8(ascii: "<"))] = 1
+        t[Int(UInt8(ascii: ">"))] = 1
+        for word in ["xxxx", "**", "...", "${", "{{", "your", "example", "placeholder", "redacted", "replace",
+                     "changeme", "dummy", "sample", "insert", "fake", "todo"] {
+            let u = Array(word.utf8)
+            precondition(t[Int(u[0])] == 0 || t[Int(u[0])] == u[1], "placeholder words sharing a first byte share the second")
+            t[Int(u[0])] = u[1]
+        }
+        return UnsafePointer(t)
+    }()
 
     @inline(__always)
     static func contains(_ hay: UnsafeBufferPointer<UInt8>, _ w: [UInt8]) -> Bool {
