@@ -182,6 +182,36 @@ func types(_ text: String) -> [EntityType] { found(text).map(\.0) }
         let binary = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
         _ = sharedDetector.scan(binary)   // must return, any result
     }
+
+    /// Overlapping candidates: the kept set is what keeping them one by one in rank order
+    /// keeps (higher-priority type, then longer, then earlier), over random candidate sets
+    /// with empty ranges and ranges across 64-byte word edges.
+    @Test func overlapResolutionKeepsWhatTheOneByOneGreedyKeeps() {
+        let types: [EntityType] = [.EMAIL_ADDRESS, .PHONE_NUMBER, .CREDIT_CARD, .AWS_ACCESS_KEY, .IP_ADDRESS, .JWT]
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        for round in 0..<400 {
+            var candidates: [Candidate] = []
+            for _ in 0..<(2 + next(40)) {
+                let start = next(300), length = next(round % 4 == 0 ? 140 : 30)
+                candidates.append(Candidate(type: types[next(types.count)], range: start..<(start + length)))
+            }
+            let ranked = candidates.sorted {
+                if $0.type.priority != $1.type.priority { return $0.type.priority > $1.type.priority }
+                if $0.range.count != $1.range.count { return $0.range.count > $1.range.count }
+                return $0.range.lowerBound < $1.range.lowerBound
+            }
+            var expected: [Candidate] = []
+            for c in ranked where !expected.contains(where: { $0.range.overlaps(c.range) }) { expected.append(c) }
+            expected.sort { $0.range.lowerBound < $1.range.lowerBound }
+            let kept = sharedDetector.resolve(candidates)
+            #expect(kept.map(\.range) == expected.map(\.range) && kept.map(\.type) == expected.map(\.type),
+                    "round \(round): \(candidates.map { "\($0.type) \($0.range)" })")
+        }
+    }
 }
 
 extension String {

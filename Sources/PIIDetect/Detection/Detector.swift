@@ -407,11 +407,43 @@ public final class Detector: Sendable {
             if $0.range.count != $1.range.count { return $0.range.count > $1.range.count }
             return $0.range.lowerBound < $1.range.lowerBound
         }
+        // The kept candidates' bytes as bits: a candidate overlaps the kept ones when one
+        // of its bytes is set (comparing with every kept candidate was quadratic: a body of
+        // `x@gmail.com` repeated makes one chain of overlapping candidates).
+        let end = candidates.reduce(0) { max($0, $1.range.upperBound) }
+        var covered = [UInt64](repeating: 0, count: end / 64 + 1)
         var kept: [Candidate] = []
-        for c in ranked where !kept.contains(where: { $0.range.overlaps(c.range) }) {
-            kept.append(c)
+        covered.withUnsafeMutableBufferPointer { bits in
+            for c in ranked where !Detector.anySet(bits, c.range) {
+                Detector.set(bits, c.range)
+                kept.append(c)
+            }
         }
         return kept.sorted { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// Whether a bit in `range` is set (`range` may be empty: then none is).
+    static func anySet(_ bits: UnsafeMutableBufferPointer<UInt64>, _ range: Range<Int>) -> Bool {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let word = i >> 6, offset = i & 63
+            let count = min(64 - offset, range.upperBound - i)
+            let mask = (count == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(count)) - 1) << UInt64(offset)
+            if bits[word] & mask != 0 { return true }
+            i += count
+        }
+        return false
+    }
+
+    /// Sets the bits in `range`.
+    static func set(_ bits: UnsafeMutableBufferPointer<UInt64>, _ range: Range<Int>) {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let word = i >> 6, offset = i & 63
+            let count = min(64 - offset, range.upperBound - i)
+            bits[word] |= (count == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(count)) - 1) << UInt64(offset)
+            i += count
+        }
     }
 }
 
