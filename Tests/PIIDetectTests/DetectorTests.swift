@@ -212,6 +212,74 @@ func types(_ text: String) -> [EntityType] { found(text).map(\.0) }
                     "round \(round): \(candidates.map { "\($0.type) \($0.range)" })")
         }
     }
+
+    /// The CSV header lookup with its per-body memory (line cursor, lines read, last
+    /// header) answers what reading the lines again for every value answers, for values
+    /// asked in body order (as the detector asks) and in any order.
+    @Test func csvHeaderLookupMatchesReadingTheLinesAgain() {
+        /// The lookup as it was written before the memory: straight from the bytes.
+        func reference(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Range<Int>? {
+            var lineStart = pos
+            while lineStart > 0, pos - lineStart < 4096, p[lineStart - 1] != 0x0A { lineStart -= 1 }
+            guard lineStart > 0, p[lineStart - 1] == 0x0A else { return nil }
+            var column = 0, quoted = false
+            for k in lineStart..<pos {
+                if p[k] == 0x22 { quoted.toggle() } else if p[k] == 0x2C, !quoted { column += 1 }
+            }
+            guard !quoted else { return nil }
+            var lineEnd = lineStart - 1, lines = 0
+            while lineEnd > 0, lines < 64 {
+                var s = lineEnd
+                while s > 0, lineEnd - s < 4096, p[s - 1] != 0x0A { s -= 1 }
+                let fields = UnsafeBufferPointer(rebasing: p[s..<lineEnd]).split(separator: 0x2C, omittingEmptySubsequences: false)
+                let isHeader = fields.count >= 2 && fields.allSatisfy { f in
+                    guard let first = f.first, isAlpha(first) || first == 0x5F else { return false }
+                    return f.allSatisfy { isWordByte($0) || $0 == 0x20 || $0 == 0x2D }
+                }
+                if isHeader {
+                    guard column < fields.count else { return nil }
+                    return (s + fields[column].startIndex)..<(s + fields[column].endIndex)
+                }
+                if s == 0 { break }
+                lineEnd = s - 1
+                lines += 1
+            }
+            return nil
+        }
+        let pieces = ["name", "phone", "a_b", "x-y", ",", ",", "\n", "\n", "\"", "1", "42", " ", "_", "", "long line ".padding(toLength: 300, withPad: "q", startingAt: 0)]
+        var state: UInt64 = 0xDEAD_BEEF_1234_5678
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        let memo = ContextLabel.LineMemo()
+        // Lines around the 4 KiB a value may be into its line.
+        for long in [4097, 4200] {
+            let text = "id,phone\n" + String(repeating: "x", count: long) + ",1,2\n" + String(repeating: "y", count: long) + "\nz,\"q\",7"
+            Array(text.utf8).withUnsafeBufferPointer { p in
+                memo.reset()
+                for pos in 0..<p.count {
+                    #expect(ContextLabel.csvHeader(p, pos, memo) == reference(p, pos), "\(long) at \(pos)")
+                }
+            }
+        }
+        for round in 0..<60 {
+            var text = ""
+            while text.utf8.count < 40 + round * 40 { text += pieces[next(pieces.count)] }
+            let body = Array(text.utf8)
+            body.withUnsafeBufferPointer { p in
+                memo.reset()
+                for pos in 0..<p.count {
+                    #expect(ContextLabel.csvHeader(p, pos, memo) == reference(p, pos), "round \(round) at \(pos)")
+                }
+                memo.reset()
+                for _ in 0..<200 {
+                    let pos = next(p.count)
+                    #expect(ContextLabel.csvHeader(p, pos, memo) == reference(p, pos), "round \(round) at \(pos), any order")
+                }
+            }
+        }
+    }
 }
 
 extension String {

@@ -130,6 +130,9 @@ func adversarialBodies(size: Int = 10 << 20, only: String? = nil) -> [(String, [
         // Each address's local part is the previous one's domain: one chain of overlapping
         // candidates (resolving them was quadratic).
         ("chained e-mails", { repeated("x@gmail.com") }),
+        // 4 KB lines of unlabeled 11-digit numbers: each looks for a CSV header in the 64
+        // lines above it (reading them again for every number took seconds per 400 KB).
+        ("long number lines", { repeated(String(String(repeating: "q 12345678901 ", count: 292).prefix(4000)) + "\n") }),
         ("pem headers", { pemTail }),
         ("unicode escapes", { repeated("\\u0034\\u200b") }),
         ("percent escapes", { repeated("%34%2B") }),

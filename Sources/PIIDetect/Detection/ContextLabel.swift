@@ -35,52 +35,118 @@ enum ContextLabel {
     }
 
     /// Where the CSV header field of the column `pos` is in, if the line looks like a CSV
-    /// row under a header row.
-    static func csvHeader(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Range<Int>? {
-        var lineStart = pos
-        while lineStart > 0, pos - lineStart < 4096, p[lineStart - 1] != 0x0A { lineStart -= 1 }
-        guard lineStart > 0, p[lineStart - 1] == 0x0A else { return nil }
-        // Column index: commas outside double quotes.
-        var column = 0
-        var quoted = false
-        for k in lineStart..<pos {
-            if p[k] == 0x22 { quoted.toggle() } else if p[k] == 0x2C, !quoted { column += 1 }
-        }
-        guard !quoted else { return nil }
-        // Walk up to the header: the nearest line of two or more fields that are all
-        // identifiers (a letter or `_`, then word bytes, spaces, `-`).
-        var lineEnd = lineStart - 1
-        var lines = 0
-        while lineEnd > 0, lines < 64 {
-            var s = lineEnd
-            while s > 0, lineEnd - s < 4096, p[s - 1] != 0x0A { s -= 1 }
-            var fields = 0
-            var fieldStart = s
-            var wanted: Range<Int>? = nil
-            var isHeader = true
-            for k in s...lineEnd where k == lineEnd || p[k] == 0x2C {
-                // The field `fieldStart ..< k`.
-                let first = fieldStart < k ? p[fieldStart] : 0
-                guard isAlpha(first) || first == 0x5F else { isHeader = false; break }
-                var j = fieldStart + 1
-                while j < k, isWordByte(p[j]) || p[j] == 0x20 || p[j] == 0x2D { j += 1 }
-                guard j == k else { isHeader = false; break }
-                if fields == column { wanted = fieldStart..<k }
-                fields += 1
-                fieldStart = k + 1
-            }
-            if isHeader, fields >= 2 { return wanted }
-            if s == 0 { break }
-            lineEnd = s - 1
-            lines += 1
+    /// row under a header row. `lines` remembers the lines already read in this body.
+    static func csvHeader(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, _ lines: LineMemo) -> Range<Int>? {
+        // The line `pos` is on (it must follow a newline, and `pos` be at most 4 KiB into
+        // it) and its column: commas outside double quotes.
+        guard let (lineStart, column, quoted) = lines.column(p, pos), !quoted else { return nil }
+        guard let header = lines.header(p, above: lineStart) else { return nil }
+        return field(p, column, of: header)
+    }
+
+    /// Field `column` (comma-separated) of the line `line`, if it has that many.
+    static func field(_ p: UnsafeBufferPointer<UInt8>, _ column: Int, of line: Range<Int>) -> Range<Int>? {
+        var index = 0, start = line.lowerBound
+        for k in line.lowerBound...line.upperBound where k == line.upperBound || p[k] == 0x2C {
+            if index == column { return start..<k }
+            index += 1
+            start = k + 1
         }
         return nil
     }
 
+    /// The lines of a body that ``csvHeader(_:_:_:)`` has read, by the position of the
+    /// newline that ends them: every line is read once per body, however many values
+    /// below it look for their header (walking 64 lines of up to 4 KiB for each value made
+    /// a body of long unlabeled lines take seconds).
+    final class LineMemo {
+        private var lines: [Int: (start: Int, isHeader: Bool)] = [:]
+        /// The last header search: the line it was for and the header line found.
+        private var headerQuery: (lineStart: Int, header: Range<Int>?) = (-1, nil)
+        /// Where the last column count stopped: values come in increasing order, so the
+        /// count goes on from there instead of reading the line again from its start.
+        private var cursor: (pos: Int, lineStart: Int, column: Int, quoted: Bool) = (-1, 0, 0, false)
+
+        /// Forgets the previous body.
+        func reset() {
+            if !lines.isEmpty { lines.removeAll(keepingCapacity: true) }
+            headerQuery = (-1, nil)
+            cursor = (-1, 0, 0, false)
+        }
+
+        /// The start of the line holding `pos`, the column of `pos` in it (commas outside
+        /// double quotes before it) and whether a quote is open; `nil` when no newline
+        /// precedes the line or `pos` is more than 4 KiB into it.
+        func column(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int) -> (Int, Int, Bool)? {
+            var (from, lineStart, column, quoted) = cursor
+            if from < 0 || pos < from || pos - from > 4096 {
+                // Start afresh: back to the line start (at most 4 KiB).
+                var s = pos
+                while s > 0, pos - s < 4096, p[s - 1] != 0x0A { s -= 1 }
+                guard s > 0, p[s - 1] == 0x0A else { cursor = (-1, 0, 0, false); return nil }
+                (from, lineStart, column, quoted) = (s, s, 0, false)
+            }
+            for k in from..<pos {
+                switch p[k] {
+                case 0x0A: lineStart = k + 1; column = 0; quoted = false
+                case 0x22: quoted.toggle()
+                case 0x2C where !quoted: column += 1
+                default: break
+                }
+            }
+            // A line start at 0 means no newline before it (only a fresh start finds one).
+            cursor = (pos, lineStart, column, quoted)
+            guard pos - lineStart <= 4096 else { return nil }
+            return (lineStart, column, quoted)
+        }
+
+        /// The header row for the line starting at `lineStart`: the nearest of the 64 lines
+        /// above it that is one.
+        func header(_ p: UnsafeBufferPointer<UInt8>, above lineStart: Int) -> Range<Int>? {
+            if headerQuery.lineStart == lineStart { return headerQuery.header }
+            var found: Range<Int>? = nil
+            var lineEnd = lineStart - 1
+            var count = 0
+            while lineEnd > 0, count < 64 {
+                let line = line(p, endingAt: lineEnd)
+                if line.isHeader { found = line.start..<lineEnd; break }
+                if line.start == 0 { break }
+                lineEnd = line.start - 1
+                count += 1
+            }
+            headerQuery = (lineStart, found)
+            return found
+        }
+
+        /// The start of the line ending at the newline `lineEnd`, and whether it is a
+        /// header row: two or more comma-separated fields that are all identifiers (a letter
+        /// or `_`, then word bytes, spaces, `-`).
+        func line(_ p: UnsafeBufferPointer<UInt8>, endingAt lineEnd: Int) -> (start: Int, isHeader: Bool) {
+            if let known = lines[lineEnd] { return known }
+            var s = lineEnd
+            while s > 0, lineEnd - s < 4096, p[s - 1] != 0x0A { s -= 1 }
+            var fields = 0
+            var fieldStart = s
+            var identifiers = true
+            for k in s...lineEnd where k == lineEnd || p[k] == 0x2C {
+                let first = fieldStart < k ? p[fieldStart] : 0
+                guard isAlpha(first) || first == 0x5F else { identifiers = false; break }
+                var j = fieldStart + 1
+                while j < k, isWordByte(p[j]) || p[j] == 0x20 || p[j] == 0x2D { j += 1 }
+                guard j == k else { identifiers = false; break }
+                fields += 1
+                fieldStart = k + 1
+            }
+            let line = (start: s, isHeader: identifiers && fields >= 2)
+            lines[lineEnd] = line
+            return line
+        }
+    }
+
     /// Whether the label in front of `pos` (or its CSV column header) contains one of `words`.
-    static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: WordList) -> Bool {
+    static func says(_ p: UnsafeBufferPointer<UInt8>, _ pos: Int, anyOf words: WordList, _ lines: LineMemo) -> Bool {
         if contains(p, in: before(p, pos), anyOf: words) { return true }
-        if let header = csvHeader(p, pos) { return contains(p, in: header, anyOf: words) }
+        if let header = csvHeader(p, pos, lines) { return contains(p, in: header, anyOf: words) }
         return false
     }
 

@@ -309,6 +309,7 @@ public final class Detector: Sendable {
         // Digit chains: cards, SSNs, phone numbers, IPv4.
         if let regex = numbers, !numberStarts.isEmpty {
             let storage = state.chains
+            storage.lines.reset()
             var done = 0
             for s in numberStarts where Int(s) >= done {
                 guard NumberFinder.mayHoldEntity(p, from: Int(s)) else { continue }

@@ -47,6 +47,8 @@ enum NumberFinder {
         let groups = UnsafeMutablePointer<Int>.allocate(capacity: NumberFinder.maxDigits)
         let groupStarts = UnsafeMutablePointer<Int>.allocate(capacity: NumberFinder.maxDigits)
         let separators = UnsafeMutablePointer<Separator>.allocate(capacity: NumberFinder.maxDigits)
+        /// The body's lines read while looking for CSV headers (reset per body).
+        let lines = ContextLabel.LineMemo()
 
         deinit {
             digits.deallocate()
@@ -195,7 +197,7 @@ enum NumberFinder {
         for i in range { let b = p[i]; if isDigit(b) { digitCount += 1 } else if b == 0x2E { dots += 1 } }
         guard digitCount >= 9 || (digitCount >= 4 && dots == 3) else { return }
         let whole = parse(p, range, into: storage)
-        if let found = classifyChain(whole, p, types) { out.append(found); return }
+        if let found = classifyChain(whole, p, types, storage.lines) { out.append(found); return }
         // Split where the separator style changes; try the longest windows first.
         let seps = whole.separators
         guard seps.count >= 2 else { return }
@@ -229,7 +231,7 @@ enum NumberFinder {
                     let hi = whole.groupStarts[last] + whole.groups[last]
                     let piece = window(of: whole, groups: first...last, lo..<hi, p)
                     guard piece.digits.count >= 4 else { continue }
-                    if let found = classifyChain(piece, p, types) {
+                    if let found = classifyChain(piece, p, types, storage.lines) {
                         out.append(found)
                         matchedLast = last
                         break
@@ -244,7 +246,7 @@ enum NumberFinder {
         }
     }
 
-    static func classifyChain(_ c: Chain, _ p: UnsafeBufferPointer<UInt8>, _ types: TypeMask) -> Candidate? {
+    static func classifyChain(_ c: Chain, _ p: UnsafeBufferPointer<UInt8>, _ types: TypeMask, _ lines: ContextLabel.LineMemo) -> Candidate? {
         let n = c.digits.count
         let range = c.start..<c.end
         let dotSep: Separator = (1 << 24) | 0x2E
@@ -279,16 +281,16 @@ enum NumberFinder {
             let classic = c.hasGroups(3, 2, 4) && uniform && onlySpaceDash
             if classic { return Candidate(type: .US_SSN, range: range) }
             let shapeOK = c.groups.count == 1 || spaced || c.hasGroups(3, 2, 4)
-            if shapeOK, ContextLabel.says(p, c.start, anyOf: ContextLabel.ssnWords) {
+            if shapeOK, ContextLabel.says(p, c.start, anyOf: ContextLabel.ssnWords, lines) {
                 return Candidate(type: .US_SSN, range: range)
             }
         }
 
         guard types.has(.PHONE_NUMBER), n >= 10, n <= 15 else { return nil }
-        return isPhone(c, p: p, spaced: spaced) ? Candidate(type: .PHONE_NUMBER, range: range) : nil
+        return isPhone(c, p: p, spaced: spaced, lines) ? Candidate(type: .PHONE_NUMBER, range: range) : nil
     }
 
-    static func isPhone(_ c: Chain, p: UnsafeBufferPointer<UInt8>, spaced: Bool) -> Bool {
+    static func isPhone(_ c: Chain, p: UnsafeBufferPointer<UInt8>, spaced: Bool, _ lines: ContextLabel.LineMemo) -> Bool {
         // `+49 (0)30 …`: the `(0)` trunk marker is not part of the international number.
         if c.hasPlus, c.groups.count > 2, c.groups[1] == 1, c.digits[c.groups[0]] == 0x30,
            sepContains(c.separators[0], 0x28) {
@@ -322,7 +324,7 @@ enum NumberFinder {
         if spaced { return PhoneValidator.isPlausibleDigits(digits) }
         // Anything else needs a label that says phone.
         if ContextLabel.contains(p, in: label, anyOf: ContextLabel.phoneWords)
-            || ContextLabel.csvHeader(p, c.start).map({ ContextLabel.contains(p, in: $0, anyOf: ContextLabel.phoneWords) }) == true {
+            || ContextLabel.csvHeader(p, c.start, lines).map({ ContextLabel.contains(p, in: $0, anyOf: ContextLabel.phoneWords) }) == true {
             return PhoneValidator.isPlausibleDigits(digits)
         }
         return false
