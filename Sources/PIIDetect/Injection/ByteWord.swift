@@ -36,3 +36,19 @@ enum ByteWord {
         flags.trailingZeroBitCount >> 3
     }
 }
+
+// MARK: - Sixteen bytes at a time
+
+/// Byte tests on sixteen bytes at once with SSE2 compares (``Lanes``): a test gives a lane
+/// mask, and ``Lanes/bits(_:)`` (one `pmovmskb`) turns it into bit `k` for text byte `k`.
+/// The constants are vectors, never scalar literals (see ``ByteSet``).
+enum ByteVector {
+    typealias Vector = SIMD16<UInt8>
+
+    /// The sixteen bytes at `p + offset` (unaligned).
+    @inline(__always) static func load(_ p: UnsafePointer<UInt8>, _ offset: Int) -> Vector {
+        UnsafeRawPointer(p).loadUnaligned(fromByteOffset: offset, as: Vector.self)
+    }
+
+    @inline(__always) static func splat(_ b: UInt8) -> Vector { Vector(repeating: b) }
+}

@@ -29,9 +29,15 @@ enum HidingPlaces {
         guard n > 0 else { return places }
         var i = 0
         let base = p.baseAddress!
+        let angle = ByteVector.splat(UInt8(ascii: "<")), bracket = ByteVector.splat(UInt8(ascii: "]"))
         while i < n {
-            // Most bytes are neither `<` nor `]`: skipped eight at a time.
-            if i + 8 <= n {
+            // Most bytes are neither `<` nor `]`: skipped sixteen (near the end eight) at a time.
+            if i &+ 16 <= n {
+                let x = ByteVector.load(base, i)
+                let bits = Lanes.bits(Lanes.eq(x, angle) | Lanes.eq(x, bracket))
+                if bits == 0 { i &+= 16; continue }
+                i &+= bits.trailingZeroBitCount
+            } else if i + 8 <= n {
                 let x = ByteWord.load(base + i)
                 let f = ByteWord.equal(x, UInt8(ascii: "<")) | ByteWord.equal(x, UInt8(ascii: "]"))
                 if f == 0 { i &+= 8; continue }

@@ -50,6 +50,14 @@ struct InjectionView {
         guard let base = p.baseAddress else { return p.count }
         let n = p.count
         var i = from
+        // Sixteen at a time: a byte's top bit, or a lane matching `\` or `&`.
+        let backslash = ByteVector.splat(UInt8(ascii: "\\")), ampersand = ByteVector.splat(UInt8(ascii: "&"))
+        while i &+ 16 <= n {
+            let x = ByteVector.load(base, i)
+            let bits = Lanes.bits(x | Lanes.eq(x, backslash) | Lanes.eq(x, ampersand))
+            if bits != 0 { return i &+ bits.trailingZeroBitCount }
+            i &+= 16
+        }
         while i + 8 <= n {
             let f = decodingCandidates(ByteWord.load(base + i))
             if f != 0 { return i + ByteWord.first(f) }
