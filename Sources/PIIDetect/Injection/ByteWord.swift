@@ -52,3 +52,19 @@ enum ByteVector {
 
     @inline(__always) static func splat(_ b: UInt8) -> Vector { Vector(repeating: b) }
 }
+
+extension ByteVector {
+    /// The first position in `from ..< to` holding `c`, or `to` if none does.
+    @inline(__always)
+    static func first(_ c: UInt8, in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        var i = from
+        let v = splat(c)
+        while i &+ 16 <= to {
+            let bits = Lanes.bits(Lanes.eq(load(base, i), v))
+            if bits != 0 { return i &+ bits.trailingZeroBitCount }
+            i &+= 16
+        }
+        while i < to, base[i] != c { i &+= 1 }
+        return i
+    }
+}

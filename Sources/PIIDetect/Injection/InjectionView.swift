@@ -97,6 +97,7 @@ struct InjectionView {
             self.p = p
             self.n = p.count
             out.reserveCapacity(p.count)
+            map = OffsetMap(inputLength: p.count)
         }
 
         @inline(__always) mutating func flush(_ upTo: Int) {
