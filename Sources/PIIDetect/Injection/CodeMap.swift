@@ -73,8 +73,30 @@ struct CodeMap {
 
     /// The facts of `line` (one pass over it).
     private static func facts(_ p: UnsafeBufferPointer<UInt8>, _ line: Line) -> Line {
-        let n = p.count
         let ls = line.start, le = line.end
+        let (hasQuote, hasCodeByte, hasArrow) = CodeMap.codeBytes(p, ls, le)
+        var line = Line(start: ls, end: le, known: true)
+        var s = ls
+        while s < le, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
+        var e = le
+        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
+        if s < e {
+            line.isComment = CodeMap.isComment(p, s, e)
+            if !line.isComment {
+                let shaped = hasCodeByte && CodeMap.isCodeShaped(p, s, e)
+                line.isCode = p[e - 1] == UInt8(ascii: ";") || hasArrow || (shaped && p[s] != 0x22)
+                    || CodeMap.startsWithKeyword(p, s, e)
+                line.codeShaped = shaped
+                line.literalCandidate = hasQuote && hasCodeByte
+            }
+        }
+        return line
+    }
+
+    /// Whether `p[ls ..< le]` holds a quote, a code byte (`=`, `(`) and an arrow (`=>`, its
+    /// `>` possibly past `le`).
+    static func codeBytes(_ p: UnsafeBufferPointer<UInt8>, _ ls: Int, _ le: Int) -> (quote: Bool, codeByte: Bool, arrow: Bool) {
+        let n = p.count
         var hasQuote = false, hasCodeByte = false, hasArrow = false
         var k = ls
         let dq = ByteVector.splat(0x22), sq = ByteVector.splat(0x27), eq = ByteVector.splat(UInt8(ascii: "="))
@@ -101,22 +123,7 @@ struct CodeMap {
             }
             k += 1
         }
-        var line = Line(start: ls, end: le, known: true)
-        var s = ls
-        while s < le, p[s] == 0x20 || p[s] == 0x09 { s += 1 }
-        var e = le
-        while e > s, p[e - 1] == 0x20 || p[e - 1] == 0x0D { e -= 1 }
-        if s < e {
-            line.isComment = CodeMap.isComment(p, s, e)
-            if !line.isComment {
-                let shaped = hasCodeByte && CodeMap.isCodeShaped(p, s, e)
-                line.isCode = p[e - 1] == UInt8(ascii: ";") || hasArrow || (shaped && p[s] != 0x22)
-                    || CodeMap.startsWithKeyword(p, s, e)
-                line.codeShaped = shaped
-                line.literalCandidate = hasQuote && hasCodeByte
-            }
-        }
-        return line
+        return (hasQuote, hasCodeByte, hasArrow)
     }
 
     /// Index of the line holding `pos`.

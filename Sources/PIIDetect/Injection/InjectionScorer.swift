@@ -111,7 +111,15 @@ public final class InjectionScorer: Sendable {
     /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
     static func looksBinary(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = min(p.count, 65_536)
-        guard n >= 64, let base = p.baseAddress else { return false }
+        guard n >= 64 else { return false }
+        return badBytes(p) * 20 > n
+    }
+
+    /// Control bytes and bytes of invalid UTF-8 in the first 64 KiB of `p` (a sequence that
+    /// starts in them is decoded from the whole of `p`).
+    static func badBytes(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(p.count, 65_536)
+        guard let base = p.baseAddress else { return 0 }
         var bad = 0
         var i = 0
         let c09 = ByteVector.splat(0x09), c0E = ByteVector.splat(0x0E), c12 = ByteVector.splat(0x20 - 0x0E)
@@ -156,7 +164,7 @@ public final class InjectionScorer: Sendable {
                 i += 1
             }
         }
-        return bad * 20 > n
+        return bad
     }
 
     // MARK: Analysis state
