@@ -32,7 +32,7 @@ struct CodeMap {
     init(_ p: UnsafeBufferPointer<UInt8>) {
         text = p
         let n = p.count
-        lines.reserveCapacity(n / 40 + 1)
+        lines.reserveCapacity(n / 16 + 2)
         // Line ends: newlines, sixteen (near the end eight) bytes at a time.
         var ls = 0, i = 0
         if let base = p.baseAddress {

@@ -94,18 +94,25 @@ public final class InjectionScorer: Sendable {
                 analysis = second
             }
         }
-        var spans = analysis.spans.map { view.rawRange($0) }
+        // Spans to raw ranges, sorted, and overlapping or touching ones merged, all in place
+        // (the analysis holds the only reference to its list).
+        var spans = analysis.spans
+        analysis.spans = []
+        if !view.layers.isEmpty { for k in spans.indices { spans[k] = view.rawRange(spans[k]) } }
         spans.sort { $0.lowerBound < $1.lowerBound }
-        var merged: [Range<Int>] = []
-        for s in spans where !s.isEmpty {
-            if let last = merged.last, s.lowerBound <= last.upperBound {
-                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, s.upperBound)
+        var merged = 0
+        for k in spans.indices where !spans[k].isEmpty {
+            let s = spans[k]
+            if merged > 0, s.lowerBound <= spans[merged - 1].upperBound {
+                spans[merged - 1] = spans[merged - 1].lowerBound..<max(spans[merged - 1].upperBound, s.upperBound)
             } else {
-                merged.append(s)
+                spans[merged] = s
+                merged += 1
             }
         }
+        spans.removeLast(spans.count - merged)
         let rounded = (analysis.score * 1000).rounded() / 1000
-        return InjectionResult(score: min(1, max(0, rounded)), spans: merged)
+        return InjectionResult(score: min(1, max(0, rounded)), spans: spans)
     }
 
     /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
@@ -689,6 +696,9 @@ public final class InjectionScorer: Sendable {
             if decoded { score = 1 - (1 - score) * (1 - score).squareRoot() }
             if score > best { best = score }
             if score >= 0.3 {
+                // Room for a few windows' spans at once (growing one append at a time
+                // reallocates several times).
+                if spans.capacity == 0 { spans.reserveCapacity(32) }
                 for m in members {
                     spans.append(sentences[m].range)
                     if sentences[m].isHidden { spans.append(sentences[m].hiddenStart..<sentences[m].hiddenEnd) }
