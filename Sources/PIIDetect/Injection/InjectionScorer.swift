@@ -579,7 +579,7 @@ public final class InjectionScorer: Sendable {
     @inline(never)
     func collect(_ auto: PhraseAutomaton, _ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ o0: Int, _ o1: Int, _ hit: inout UInt64) {
         for o in o0..<o1 {
-            let out = auto.outputs[o]
+            let out = auto.outputTable[o]
             if out.boundaryEnd, i + 1 < n, auto.isWordClass[Int(auto.classOf[Int(base[i + 1])])] { continue }
             if out.boundaryStart {
                 let s = auto.matchStart(base, end: i, length: Int(out.length))

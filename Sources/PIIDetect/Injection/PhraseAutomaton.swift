@@ -32,6 +32,8 @@ final class PhraseAutomaton: @unchecked Sendable {
     let classCount: Int
     let separatorClass: UInt8
     let outputs: [Output]
+    /// ``outputs`` in raw storage (the scan reads it per hit: no array checks).
+    let outputTable: UnsafeMutablePointer<Output>
     let stateCount: Int
     /// The longest keyword, in canonical bytes (the deepest state). Read from the start
     /// state, this many non-separator bytes put the automaton in the state it would be in
@@ -226,6 +228,9 @@ final class PhraseAutomaton: @unchecked Sendable {
         self.classCount = classCount
         self.separatorClass = separatorClass
         self.outputs = flat
+        let outputTable = UnsafeMutablePointer<Output>.allocate(capacity: max(1, flat.count))
+        outputTable.initialize(from: flat, count: flat.count)
+        self.outputTable = outputTable
         self.stateCount = n
         self.maxDepth = keywords.reduce(1) { max($0, $1.0.count) }
         self.classOf = classOf
@@ -241,6 +246,7 @@ final class PhraseAutomaton: @unchecked Sendable {
         transitions.deallocate()
         offsetOf.deallocate()
         outputStart.deallocate()
+        outputTable.deallocate()
     }
 
     /// Runs the automaton over `p`, calling `body(endExclusive, output)` for every match
@@ -458,7 +464,7 @@ final class PhraseAutomaton: @unchecked Sendable {
     @inline(never)
     private func report(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ o0: Int, _ o1: Int, _ body: (Int, Output) -> Void) {
         for o in o0..<o1 {
-            let out = outputs[o]
+            let out = outputTable[o]
             if out.boundaryEnd, i + 1 < n, isWordClass[Int(classOf[Int(base[i + 1])])] { continue }
             if out.boundaryStart {
                 let s = matchStart(base, end: i, length: Int(out.length))
