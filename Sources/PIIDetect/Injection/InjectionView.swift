@@ -46,6 +46,7 @@ struct InjectionView {
     }
 
     /// Index of the first byte at or after `from` that may need decoding (`p.count`: none).
+    @inline(__always)
     static func firstToDecode(_ p: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
         guard let base = p.baseAddress else { return p.count }
         let n = p.count
@@ -141,7 +142,9 @@ struct InjectionView {
             let table = InjectionView.needsDecoding
             while i < n {
                 // Outside tag-character runs, plain bytes are skipped eight at a time.
-                if tagStart == nil {
+                // (Dense escapes or entities: the byte here often needs decoding itself, and
+                // is checked before any search.)
+                if tagStart == nil, !table[Int(p[i])] {
                     i = InjectionView.firstToDecode(p, from: i)
                     guard i < n else { break }
                 }
