@@ -168,6 +168,68 @@ import Testing
         #expect(!hitsInParts(texts[0], InjectionScorer.sharedASCII).parts.isEmpty)
     }
 
+    @Test func automatonPartsRepairWrongGuesses() {
+        // A part after the first guesses its start state from the bytes just before its
+        // range; a keyword running across the cut makes the guess wrong and the part is
+        // read again. Long keywords at every shift across every cut at once (so repairs
+        // follow one another), and separator runs longer than a part (the repair never
+        // catches up with the guess inside the part).
+        let auto = InjectionScorer.sharedASCII
+        let long = auto.phrases.map { $0.hasSuffix("\\b") ? String($0.dropLast(2)) : $0 }
+            .filter { $0.utf8.allSatisfy { $0 < 0x80 } }
+            .sorted { $0.utf8.count > $1.utf8.count }.prefix(12)
+        var texts: [[UInt8]] = []
+        for length in [170, 333, 1_000] {
+            let parts = length >= 320 ? 4 : 2
+            let cuts = (1..<parts).map { $0 * length / parts }
+            for phrase in long {
+                let bytes = Array(phrase.utf8)
+                for shift in 1..<bytes.count {
+                    var text = (0..<length).map { Array("ab ".utf8)[$0 % 3] }
+                    for cut in cuts where cut - shift >= 0 && cut - shift + bytes.count <= length {
+                        text.replaceSubrange((cut - shift)..<(cut - shift + bytes.count), with: bytes)
+                    }
+                    texts.append(text)
+                }
+            }
+            for cut in cuts {
+                // A keyword's first word ending ten bytes before the cut, then spaces past
+                // the next cut (the guess reads only spaces: the start state), then the rest.
+                for phrase in long where phrase.contains(" ") {
+                    var text = (0..<length).map { Array("ab ".utf8)[$0 % 3] }
+                    let first = Array(phrase.prefix { $0 != " " }.utf8)
+                    let words = first + Array(repeating: 0x20, count: length / 2) + Array(phrase.drop { $0 != " " }.utf8)
+                    let from = cut - 10 - first.count
+                    guard from >= 0 else { continue }
+                    let to = min(length, from + words.count)
+                    text.replaceSubrange(from..<to, with: words[0..<(to - from)])
+                    texts.append(text)
+                }
+            }
+        }
+        // Keywords back to back (hits right where a repair catches up), at many lengths.
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Int { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return Int(x % 1_000_003) }
+        let glue = [" ", "", "  ", ". ", "x"]
+        for _ in 0..<400 {
+            let length = 160 + next() % 1_500
+            var text: [UInt8] = []
+            while text.count < length {
+                text += Array(long[next() % long.count].utf8) + Array(glue[next() % glue.count].utf8)
+                if next() % 2 == 0 { text += Array(auto.phrases[next() % auto.phrases.count].utf8.prefix { $0 != 0x5C }) }
+            }
+            texts.append(Array(text.prefix(length)))
+        }
+        var total = 0
+        for text in texts {
+            let (oneChain, parts) = hitsInParts(text, auto)
+            total += oneChain.count
+            #expect(oneChain == parts, "\(text.count) bytes: \(String(decoding: text, as: UTF8.self))")
+            if oneChain != parts { return }
+        }
+        #expect(total > 1_000)
+    }
+
     // MARK: Phrase automaton against a naive matcher
 
     /// Every keyword occurrence in `text` as `end << 16 | phrase`, sorted, found the naive

@@ -36,3 +36,35 @@ enum ByteWord {
         flags.trailingZeroBitCount >> 3
     }
 }
+
+// MARK: - Sixteen bytes at a time
+
+/// Byte tests on sixteen bytes at once with SSE2 compares (``Lanes``): a test gives a lane
+/// mask, and ``Lanes/bits(_:)`` (one `pmovmskb`) turns it into bit `k` for text byte `k`.
+/// The constants are vectors, never scalar literals (see ``ByteSet``).
+enum ByteVector {
+    typealias Vector = SIMD16<UInt8>
+
+    /// The sixteen bytes at `p + offset` (unaligned).
+    @inline(__always) static func load(_ p: UnsafePointer<UInt8>, _ offset: Int) -> Vector {
+        UnsafeRawPointer(p).loadUnaligned(fromByteOffset: offset, as: Vector.self)
+    }
+
+    @inline(__always) static func splat(_ b: UInt8) -> Vector { Vector(repeating: b) }
+}
+
+extension ByteVector {
+    /// The first position in `from ..< to` holding `c`, or `to` if none does.
+    @inline(__always)
+    static func first(_ c: UInt8, in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        var i = from
+        let v = splat(c)
+        while i &+ 16 <= to {
+            let bits = Lanes.bits(Lanes.eq(load(base, i), v))
+            if bits != 0 { return i &+ bits.trailingZeroBitCount }
+            i &+= 16
+        }
+        while i < to, base[i] != c { i &+= 1 }
+        return i
+    }
+}

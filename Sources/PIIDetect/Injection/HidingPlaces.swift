@@ -29,9 +29,15 @@ enum HidingPlaces {
         guard n > 0 else { return places }
         var i = 0
         let base = p.baseAddress!
+        let angle = ByteVector.splat(UInt8(ascii: "<")), bracket = ByteVector.splat(UInt8(ascii: "]"))
         while i < n {
-            // Most bytes are neither `<` nor `]`: skipped eight at a time.
-            if i + 8 <= n {
+            // Most bytes are neither `<` nor `]`: skipped sixteen (near the end eight) at a time.
+            if i &+ 16 <= n {
+                let x = ByteVector.load(base, i)
+                let bits = Lanes.bits(Lanes.eq(x, angle) | Lanes.eq(x, bracket))
+                if bits == 0 { i &+= 16; continue }
+                i &+= bits.trailingZeroBitCount
+            } else if i + 8 <= n {
                 let x = ByteWord.load(base + i)
                 let f = ByteWord.equal(x, UInt8(ascii: "<")) | ByteWord.equal(x, UInt8(ascii: "]"))
                 if f == 0 { i &+= 8; continue }
@@ -105,12 +111,14 @@ enum HidingPlaces {
             return end
         }
         // `<details>` is one click away from visible: not a hiding place.
-        for (name, close) in collapsedBlocks where next == name[0] && startsWith(p, at: s + 1, name) {
-            if let e = find(close, in: p, from: s + 1, to: limit) {
-                let end = min(n, (find(gt, in: p, from: e, to: min(n, e + 32)) ?? e) + 1)
-                places.append(Place(range: s..<end, kind: .collapsed))
+        if next == UInt8(ascii: "n") || next == UInt8(ascii: "t") {
+            for (name, close) in collapsedBlocks where next == name[0] && startsWith(p, at: s + 1, name) {
+                if let e = find(close, in: p, from: s + 1, to: limit) {
+                    let end = min(n, (find(gt, in: p, from: e, to: min(n, e + 32)) ?? e) + 1)
+                    places.append(Place(range: s..<end, kind: .collapsed))
+                }
+                return s + 1
             }
-            return s + 1
         }
         // An element: name, then attributes up to `>`.
         var j = s + 1
@@ -118,8 +126,8 @@ enum HidingPlaces {
         while j < n, isAlnum(p[j]) { j += 1 }
         guard j > nameStart else { return s + 1 }
         let nameRange = nameStart..<j
-        var tagEnd = j
-        while tagEnd < n, tagEnd - j < 8192, p[tagEnd] != UInt8(ascii: ">") { tagEnd += 1 }
+        // The first `>` within 8 KiB (or where the search stops).
+        var tagEnd = ByteVector.first(UInt8(ascii: ">"), in: p.baseAddress!, from: j, to: min(n, j + 8192))
         guard tagEnd < n, p[tagEnd] == UInt8(ascii: ">") else { return s + 1 }
         var hiddenElement = false
         var k = j
@@ -139,8 +147,7 @@ enum HidingPlaces {
             if quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") {
                 vs = k + 1
                 // The value may contain `>`: look for the closing quote, not the tag end.
-                ve = vs
-                while ve < n, ve - vs < 65_536, p[ve] != quote { ve += 1 }
+                ve = vs < n ? ByteVector.first(quote, in: p.baseAddress!, from: vs, to: min(n, vs + 65_536)) : vs
                 k = ve + 1
             } else {
                 while ve < tagEnd, p[ve] != 0x20 { ve += 1 }

@@ -12,42 +12,45 @@ extension InjectionScorer {
     /// Chat-role lines, code context and exfiltration links.
     func markStructure(_ p: UnsafeBufferPointer<UInt8>, _ sentences: inout [Sentence], sawLink: Bool) {
         let n = p.count
-        // Chat-role lines ("Human:", "Assistant:", "SYSTEM:") start a line.
-        var roles: UInt16 = 0
-        for idx in sentences.indices where sentences[idx].atLineStart {
-            var s = sentences[idx].start
-            while s < sentences[idx].end, p[s] == 0x20 || p[s] == UInt8(ascii: "#") || p[s] == UInt8(ascii: "*") { s += 1 }
-            guard s < n, isAlpha(p[s]) else { continue }
-            let first = lower(p[s])
-            guard (InjectionScorer.roleInitials >> UInt32(first - 0x61)) & 1 != 0 else { continue }
-            for (k, name) in InjectionScorer.roleNames.enumerated() where name[0] == first && s + name.count < sentences[idx].end {
-                var ok = true
-                for t in 1..<name.count where lower(p[s + t]) != name[t] { ok = false; break }
-                if ok, p[s + name.count] == UInt8(ascii: ":") {
-                    sentences[idx].role = Int8(k)
-                    roles |= 1 << UInt16(k)
-                    break
+        // The loops below read and write the sentences in place (no array checks).
+        sentences.withUnsafeMutableBufferPointer { list in
+            // Chat-role lines ("Human:", "Assistant:", "SYSTEM:") start a line.
+            var roles: UInt16 = 0
+            for idx in list.indices where list[idx].atLineStart {
+                var s = list[idx].start
+                while s < list[idx].end, p[s] == 0x20 || p[s] == UInt8(ascii: "#") || p[s] == UInt8(ascii: "*") { s += 1 }
+                guard s < n, isAlpha(p[s]) else { continue }
+                let first = lower(p[s])
+                guard (InjectionScorer.roleInitials >> UInt32(first - 0x61)) & 1 != 0 else { continue }
+                for (k, name) in InjectionScorer.roleNames.enumerated() where name[0] == first && s + name.count < list[idx].end {
+                    var ok = true
+                    for t in 1..<name.count where lower(p[s + t]) != name[t] { ok = false; break }
+                    if ok, p[s + name.count] == UInt8(ascii: ":") {
+                        list[idx].role = Int8(k)
+                        roles |= 1 << UInt16(k)
+                        break
+                    }
                 }
             }
-        }
-        // A dialogue needs two roles, one of them the human or the assistant; a lone
-        // `SYSTEM:` line still poses as the system turn.
-        if roles.nonzeroBitCount >= 2, roles & 0b11 != 0 {
-            for idx in sentences.indices where sentences[idx].role >= 0 { sentences[idx].roles = 0.45 }
-        } else if roles & 0b1000 != 0 {
-            for idx in sentences.indices where sentences[idx].role == 3 && !sentences[idx].inFence { sentences[idx].roles = 0.35 }
-        }
+            // A dialogue needs two roles, one of them the human or the assistant; a lone
+            // `SYSTEM:` line still poses as the system turn.
+            if roles.nonzeroBitCount >= 2, roles & 0b11 != 0 {
+                for idx in list.indices where list[idx].role >= 0 { list[idx].roles = 0.45 }
+            } else if roles & 0b1000 != 0 {
+                for idx in list.indices where list[idx].role == 3 && !list[idx].inFence { list[idx].roles = 0.35 }
+            }
 
-        // Code context: one line map per body, built only when some sentence could carry
-        // a verdict; then every sentence that signals anything is placed in it.
-        var strong = false
-        for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0
-            && signals(of: sentences[idx]).strongest >= 0.3 { strong = true; break }
-        if strong {
-            var codeMap = CodeMap(p)
-            for idx in sentences.indices where sentences[idx].atoms & InjectionScorer.triggerAtoms != 0 {
-                sentences[idx].codeLiteral = codeMap.isCodeLiteral(sentences[idx].range)
-                sentences[idx].nearCode = codeMap.isNearCode(sentences[idx].start)
+            // Code context: one line map per body, built only when some sentence could carry
+            // a verdict; then every sentence that signals anything is placed in it.
+            var strong = false
+            for idx in list.indices where list[idx].atoms & InjectionScorer.triggerAtoms != 0
+                && signals(of: list[idx]).strongest >= 0.3 { strong = true; break }
+            if strong {
+                var codeMap = CodeMap(p)
+                for idx in list.indices where list[idx].atoms & InjectionScorer.triggerAtoms != 0 {
+                    list[idx].codeLiteral = codeMap.isCodeLiteral(list[idx].range)
+                    list[idx].nearCode = codeMap.isNearCode(list[idx].start)
+                }
             }
         }
 

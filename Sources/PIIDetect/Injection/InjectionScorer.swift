@@ -94,30 +94,62 @@ public final class InjectionScorer: Sendable {
                 analysis = second
             }
         }
-        var spans = analysis.spans.map { view.rawRange($0) }
+        // Spans to raw ranges, sorted, and overlapping or touching ones merged, all in place
+        // (the analysis holds the only reference to its list).
+        var spans = analysis.spans
+        analysis.spans = []
+        if !view.layers.isEmpty { for k in spans.indices { spans[k] = view.rawRange(spans[k]) } }
         spans.sort { $0.lowerBound < $1.lowerBound }
-        var merged: [Range<Int>] = []
-        for s in spans where !s.isEmpty {
-            if let last = merged.last, s.lowerBound <= last.upperBound {
-                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, s.upperBound)
+        var merged = 0
+        for k in spans.indices where !spans[k].isEmpty {
+            let s = spans[k]
+            if merged > 0, s.lowerBound <= spans[merged - 1].upperBound {
+                spans[merged - 1] = spans[merged - 1].lowerBound..<max(spans[merged - 1].upperBound, s.upperBound)
             } else {
-                merged.append(s)
+                spans[merged] = s
+                merged += 1
             }
         }
+        spans.removeLast(spans.count - merged)
         let rounded = (analysis.score * 1000).rounded() / 1000
-        return InjectionResult(score: min(1, max(0, rounded)), spans: merged)
+        return InjectionResult(score: min(1, max(0, rounded)), spans: spans)
     }
 
     /// More than 5% control bytes or invalid UTF-8 in the first 64 KiB.
     static func looksBinary(_ p: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = min(p.count, 65_536)
-        guard n >= 64, let base = p.baseAddress else { return false }
+        guard n >= 64 else { return false }
+        return badBytes(p) * 20 > n
+    }
+
+    /// Control bytes and bytes of invalid UTF-8 in the first 64 KiB of `p` (a sequence that
+    /// starts in them is decoded from the whole of `p`).
+    static func badBytes(_ p: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(p.count, 65_536)
+        guard let base = p.baseAddress else { return 0 }
         var bad = 0
         var i = 0
+        let c09 = ByteVector.splat(0x09), c0E = ByteVector.splat(0x0E), c12 = ByteVector.splat(0x20 - 0x0E)
+        let c7F = ByteVector.splat(0x7F)
         while i < n {
-            // ASCII eight bytes at a time (control bytes counted), up to a byte of 0x80 or
-            // more; that one's sequence is decoded below.
-            if i + 8 <= n {
+            // ASCII sixteen bytes at a time (control bytes counted: below 0x09, 0x0E ..< 0x20,
+            // 0x7F), up to a byte of 0x80 or more; that one's sequence is decoded below.
+            if i &+ 16 <= n {
+                let x = ByteVector.load(base, i)
+                let high = Lanes.bits(x)
+                let control = Lanes.bits(Lanes.lt(x, c09) | Lanes.lt(x &- c0E, c12) | Lanes.eq(x, c7F))
+                if high == 0 {
+                    // (No `popcnt` in baseline x86-64: the count is a dozen instructions.)
+                    if control != 0 { bad &+= control.nonzeroBitCount }
+                    i &+= 16
+                    continue
+                }
+                let ascii = high.trailingZeroBitCount
+                let counted = control & ((1 &<< UInt32(ascii)) &- 1)
+                if counted != 0 { bad &+= counted.nonzeroBitCount }
+                i &+= ascii
+            } else if i + 8 <= n {
+                // The tail: eight at a time, the same way.
                 let x = ByteWord.load(base + i)
                 let high = x & ByteWord.highs
                 let control = ByteWord.below(x, 0x09) | (ByteWord.above(x, 0x0D) & ByteWord.below(x, 0x20))
@@ -139,7 +171,7 @@ public final class InjectionScorer: Sendable {
                 i += 1
             }
         }
-        return bad * 20 > n
+        return bad
     }
 
     // MARK: Analysis state
@@ -235,11 +267,20 @@ public final class InjectionScorer: Sendable {
         // Other scripts, ROT13 and reversed text: further scans only when there is a reason.
         if sawScript { scanInto(nonASCII, p, &sentences, transformed: false) }
         if rotCues >= 3 {
-            let rotated = p.map { InjectionScorer.rot13($0) }
+            // By table, into storage written once (`map` with the switch costs ~20
+            // instructions a byte).
+            let table = InjectionScorer.rot13Table
+            let rotated = [UInt8](unsafeUninitializedCapacity: n) { out, count in
+                for k in 0..<n { out[k] = table[Int(base[k])] }
+                count = n
+            }
             rotated.withUnsafeBufferPointer { scanInto(ascii, $0, &sentences, transformed: true) }
         }
         if reversedCues >= 3 {
-            let reversed = Array(p.reversed())
+            let reversed = [UInt8](unsafeUninitializedCapacity: n) { out, count in
+                for k in 0..<n { out[k] = base[n - 1 - k] }
+                count = n
+            }
             reversed.withUnsafeBufferPointer { r in
                 var hits: [(Int, UInt64)] = []
                 ascii.scan(r) { end, out in hits.append((n - end, InjectionScorer.bit(out.atom))) }
@@ -547,7 +588,7 @@ public final class InjectionScorer: Sendable {
     @inline(never)
     func collect(_ auto: PhraseAutomaton, _ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ o0: Int, _ o1: Int, _ hit: inout UInt64) {
         for o in o0..<o1 {
-            let out = auto.outputs[o]
+            let out = auto.outputTable[o]
             if out.boundaryEnd, i + 1 < n, auto.isWordClass[Int(auto.classOf[Int(base[i + 1])])] { continue }
             if out.boundaryStart {
                 let s = auto.matchStart(base, end: i, length: Int(out.length))
@@ -569,6 +610,13 @@ public final class InjectionScorer: Sendable {
             if transformed { sentences[cursor].transformed |= bit } else { sentences[cursor].atoms |= bit }
         }
     }
+
+    /// ``rot13(_:)`` of every byte value.
+    nonisolated(unsafe) static let rot13Table: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for b in 0..<256 { t[b] = rot13(UInt8(b)) }
+        return UnsafePointer(t)
+    }()
 
     @inline(__always) static func rot13(_ b: UInt8) -> UInt8 {
         switch b {
@@ -664,6 +712,9 @@ public final class InjectionScorer: Sendable {
             if decoded { score = 1 - (1 - score) * (1 - score).squareRoot() }
             if score > best { best = score }
             if score >= 0.3 {
+                // Room for a few windows' spans at once (growing one append at a time
+                // reallocates several times).
+                if spans.capacity == 0 { spans.reserveCapacity(32) }
                 for m in members {
                     spans.append(sentences[m].range)
                     if sentences[m].isHidden { spans.append(sentences[m].hiddenStart..<sentences[m].hiddenEnd) }

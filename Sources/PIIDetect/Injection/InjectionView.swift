@@ -46,10 +46,19 @@ struct InjectionView {
     }
 
     /// Index of the first byte at or after `from` that may need decoding (`p.count`: none).
+    @inline(__always)
     static func firstToDecode(_ p: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
         guard let base = p.baseAddress else { return p.count }
         let n = p.count
         var i = from
+        // Sixteen at a time: a byte's top bit, or a lane matching `\` or `&`.
+        let backslash = ByteVector.splat(UInt8(ascii: "\\")), ampersand = ByteVector.splat(UInt8(ascii: "&"))
+        while i &+ 16 <= n {
+            let x = ByteVector.load(base, i)
+            let bits = Lanes.bits(x | Lanes.eq(x, backslash) | Lanes.eq(x, ampersand))
+            if bits != 0 { return i &+ bits.trailingZeroBitCount }
+            i &+= 16
+        }
         while i + 8 <= n {
             let f = decodingCandidates(ByteWord.load(base + i))
             if f != 0 { return i + ByteWord.first(f) }
@@ -89,6 +98,7 @@ struct InjectionView {
             self.p = p
             self.n = p.count
             out.reserveCapacity(p.count)
+            map = OffsetMap(inputLength: p.count)
         }
 
         @inline(__always) mutating func flush(_ upTo: Int) {
@@ -132,7 +142,9 @@ struct InjectionView {
             let table = InjectionView.needsDecoding
             while i < n {
                 // Outside tag-character runs, plain bytes are skipped eight at a time.
-                if tagStart == nil {
+                // (Dense escapes or entities: the byte here often needs decoding itself, and
+                // is checked before any search.)
+                if tagStart == nil, !table[Int(p[i])] {
                     i = InjectionView.firstToDecode(p, from: i)
                     guard i < n else { break }
                 }

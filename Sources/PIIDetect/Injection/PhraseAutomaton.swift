@@ -32,6 +32,8 @@ final class PhraseAutomaton: @unchecked Sendable {
     let classCount: Int
     let separatorClass: UInt8
     let outputs: [Output]
+    /// ``outputs`` in raw storage (the scan reads it per hit: no array checks).
+    let outputTable: UnsafeMutablePointer<Output>
     let stateCount: Int
     /// The longest keyword, in canonical bytes (the deepest state). Read from the start
     /// state, this many non-separator bytes put the automaton in the state it would be in
@@ -47,7 +49,13 @@ final class PhraseAutomaton: @unchecked Sendable {
     /// text touches the first run only (its usual classes come first), 64 bytes a state,
     /// and a cache line fetched next to it holds another state's first run, not the rest
     /// of the same row.
+    ///
+    /// A table entry read with its flag bit (`(entry << 5) + offsetOf[byte]`, no mask) lands
+    /// in a copy of the table ``flagged`` entries on, with the same entries: the scan loops
+    /// step without masking the flag off.
     let transitions: UnsafeMutablePointer<UInt16>
+    /// Where the copy of ``transitions`` starts: the flag bit (0x8000) shifted as states are.
+    static let flagged = 0x8000 << 5
     let offsetOf: UnsafeMutablePointer<Int32>         // byte -> its class's place in a row
     let outputStart: UnsafeMutablePointer<Int32>      // state -> first output (count: next - this)
 
@@ -190,14 +198,18 @@ final class PhraseAutomaton: @unchecked Sendable {
         for st in 0..<n where enteredBySeparator[st] { table[st * stride + Int(separatorClass)] = UInt16(st) }
         // Flag transitions into states that report something.
         for e in 0..<(n * stride) where !stateOutputs[Int(table[e])].isEmpty { table[e] |= 0x8000 }
-        // The scan's layout: runs of 32 classes, one table each (see ``transitions``).
+        // The scan's layout: runs of 32 classes, one table each (see ``transitions``), and
+        // a copy of it at ``flagged``.
         let runs = (classCount + 31) / 32
-        let split = UnsafeMutableRawPointer.allocate(byteCount: runs * n * 32 * 2, alignment: 64)
-            .bindMemory(to: UInt16.self, capacity: runs * n * 32)
-        split.initialize(repeating: 0, count: runs * n * 32)
+        let size = runs * n * 32
+        precondition(size <= PhraseAutomaton.flagged, "phrase automaton too large for its mirrored table")
+        let split = UnsafeMutableRawPointer.allocate(byteCount: (PhraseAutomaton.flagged + size) * 2, alignment: 64)
+            .bindMemory(to: UInt16.self, capacity: PhraseAutomaton.flagged + size)
+        split.initialize(repeating: 0, count: size)
         for st in 0..<n {
             for c in 0..<classCount { split[(c >> 5) * n * 32 + st * 32 + (c & 31)] = table[st * stride + c] }
         }
+        (split + PhraseAutomaton.flagged).initialize(from: split, count: size)
         table.deallocate()
         let offsetOf = UnsafeMutablePointer<Int32>.allocate(capacity: 256)
         for b in 0..<256 {
@@ -216,6 +228,9 @@ final class PhraseAutomaton: @unchecked Sendable {
         self.classCount = classCount
         self.separatorClass = separatorClass
         self.outputs = flat
+        let outputTable = UnsafeMutablePointer<Output>.allocate(capacity: max(1, flat.count))
+        outputTable.initialize(from: flat, count: flat.count)
+        self.outputTable = outputTable
         self.stateCount = n
         self.maxDepth = keywords.reduce(1) { max($0, $1.0.count) }
         self.classOf = classOf
@@ -231,6 +246,7 @@ final class PhraseAutomaton: @unchecked Sendable {
         transitions.deallocate()
         offsetOf.deallocate()
         outputStart.deallocate()
+        outputTable.deallocate()
     }
 
     /// Runs the automaton over `p`, calling `body(endExclusive, output)` for every match
@@ -258,6 +274,10 @@ final class PhraseAutomaton: @unchecked Sendable {
     /// Longest stretch ``findHits`` takes (a hit stores its offset in 16 bits).
     static let maxBlock = 1 << 16
 
+    /// Bytes a part after the first reads from the start state before its range (see
+    /// ``findHits``).
+    static let warmUp = 8
+
     /// Runs the automaton over `base[lo ..< hi]` from `state` (left in the state after the
     /// last byte) and writes every step into a reporting state to `hits`, in position
     /// order, as `(position - lo) << 16 | state`; returns how many. `hi - lo` is at most
@@ -265,122 +285,145 @@ final class PhraseAutomaton: @unchecked Sendable {
     ///
     /// Each step is a load that depends on the previous one, from a table far larger than
     /// L1 (about 11,000 states), so one chain spends its time waiting. A longer stretch is
-    /// cut into parts run side by side: parts after the first start from the start state
-    /// ``maxDepth`` non-separator bytes before their own range (a warm-up that only sets the
-    /// state: the automaton reads runs of separators as one and its state is the longest
-    /// keyword prefix ending at the current byte, so it cannot depend on anything earlier)
-    /// and report only from their range on. The result is the same as one chain's.
+    /// cut into equal parts run side by side. A part after the first guesses the state it
+    /// starts in: the start state's after reading the ``warmUp`` bytes before its range.
+    /// The automaton's state is the longest keyword prefix ending at the current byte, so
+    /// the guess is right unless that prefix is longer than the warm-up (rare: a long
+    /// keyword running across the cut). Once the part before it is done, its last state is
+    /// the truth; where the guess was wrong, the part is read again from the true state up
+    /// to where the two agree (at the latest ``maxDepth`` non-separator bytes on, where the
+    /// guess has read as much as any keyword spans), and its hits up to there replaced.
+    /// The result is the same as one chain's.
     func findHits(_ base: UnsafePointer<UInt8>, from lo: Int, to hi: Int, state: inout Int,
                   into hits: UnsafeMutablePointer<UInt32>) -> Int {
         let n = hi - lo
         precondition(n >= 0 && n <= PhraseAutomaton.maxBlock)
-        let warm = maxDepth + maxDepth / 4   // typical warm-up length in bytes
-        let wanted = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * 4) { scratch in
-            // Part k reads from read[k], reports from start[k] and ends at end[k]
-            // (= start[k + 1]); part 0 starts at `lo` in the given state. Lengths are
-            // about equal, warm-up included.
-            let read = scratch.baseAddress!, start = read + 4, end = read + 8, cursor = read + 12, states = read + 16
-            var parts = 1
-            read[0] = lo; start[0] = lo; cursor[0] = 0; states[0] = state
-            if wanted > 1 {
-                let length = (n + (wanted - 1) * warm) / wanted
-                let sep = separatorClass
-                let classes = UnsafePointer(classOf)
-                var previous = lo
-                for k in 1..<wanted {
-                    let s = k == 1 ? lo + length : previous + length - warm
-                    // Back from `s` over `maxDepth` non-separator bytes, within the previous
-                    // part; a long run of separators: the rest is read by the previous part.
-                    var w = s, symbols = 0
-                    while symbols < maxDepth, w > previous {
-                        w -= 1
-                        if classes[Int(base[w])] != sep { symbols += 1 }
-                    }
-                    guard symbols >= maxDepth else { break }
-                    read[k] = w; start[k] = s; end[k - 1] = s; cursor[k] = s - lo; states[k] = 0
-                    previous = s
-                    parts = k + 1
+        let warm = maxDepth + maxDepth / 4   // parts: long enough to keep the chains busy
+        let parts = n >= 8 * warm ? 4 : n >= 4 * warm ? 2 : 1
+        let offsets = UnsafePointer(offsetOf)
+        let table = UnsafePointer(transitions)
+        // A state may carry the flag bit of the step into it (see ``transitions``).
+        @inline(__always) func step(_ s: Int, _ b: UInt8) -> Int { Int(table[(s &<< 5) &+ Int(offsets[Int(b)])]) }
+        if parts == 1 {
+            var s = state, count = 0
+            var p = lo
+            while p < hi {
+                s = step(s, base[p])
+                if s & 0x8000 != 0 {
+                    hits[count] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s & 0x7FFF)
+                    count += 1
                 }
+                p += 1
+            }
+            state = s & 0x7FFF
+            return count
+        }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * 4) { scratch in
+            // Part k starts at start[k] in states[k] (part 0: `lo` in the given state, the
+            // others: the guess, also kept in guess[k]), ends at end[k] (= start[k + 1]) and
+            // has read up to read[k]; its hits go to its own region of `hits`, from
+            // `start[k] - lo`, up to cursor[k] (at most one per byte of its range).
+            let start = scratch.baseAddress!, end = start + 4, read = start + 8, cursor = start + 12, states = start + 16
+            var guess = (0, 0, 0, 0)
+            for k in 0..<parts {
+                start[k] = lo + k * n / parts
+                read[k] = start[k]
+                cursor[k] = start[k] - lo
+                if k > 0 { end[k - 1] = start[k] }
             }
             end[parts - 1] = hi
-            // Part k's hits go to its own region of `hits`, from `start[k] - lo`: at most one
-            // per byte of its range.
-            let offsets = UnsafePointer(offsetOf)
-            let table = UnsafePointer(transitions)
-            // A step into state `s` reported (the table's flag bit): the state has outputs.
-            @inline(__always) func reports(_ s: Int) -> Bool { outputStart[s] != outputStart[s &+ 1] }
+            states[0] = state
+            let w = PhraseAutomaton.warmUp
+            if parts == 4 {
+                let b1 = base + start[1] - w, b2 = base + start[2] - w, b3 = base + start[3] - w
+                var s1 = 0, s2 = 0, s3 = 0
+                for j in 0..<w {
+                    s1 = step(s1, b1[j])
+                    s2 = step(s2, b2[j])
+                    s3 = step(s3, b3[j])
+                }
+                s1 &= 0x7FFF; s2 &= 0x7FFF; s3 &= 0x7FFF
+                guess = (0, s1, s2, s3)
+                states[1] = s1; states[2] = s2; states[3] = s3
+            } else {
+                var s1 = 0
+                for j in (start[1] - w)..<start[1] { s1 = step(s1, base[j]) }
+                s1 &= 0x7FFF
+                guess = (0, s1, 0, 0)
+                states[1] = s1
+            }
+            // A step into state `s` that reports (the flag bit, kept in `s`): recorded.
             @inline(__always) func record(_ k: Int, _ p: Int, _ s: Int) {
-                if p >= start[k] {
-                    hits[cursor[k]] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s)
+                if s & 0x8000 != 0 {
+                    hits[cursor[k]] = UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: s & 0x7FFF)
                     cursor[k] += 1
                 }
             }
             // Side by side (four or two parts) for the length all of them have, then each
             // part's rest alone.
             var m = Int.max
-            for k in 0..<parts { m = min(m, end[k] - read[k]) }
-            if parts >= 4 {
+            for k in 0..<parts { m = min(m, end[k] - start[k]) }
+            if parts == 4 {
                 // The loop keeps only the four chains in registers; a step into a reporting
                 // state (rare) leaves it to record, found again from the states' outputs.
-                do {
-                    let b0 = base + read[0], b1 = base + read[1], b2 = base + read[2], b3 = base + read[3]
-                    var s0 = states[0], s1 = 0, s2 = 0, s3 = 0
-                    var j = 0
-                    while j < m {
-                        var flags: UInt16 = 0
-                        while j < m {
-                            let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
-                            let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
-                            let t2 = table[(s2 &<< 5) &+ Int(offsets[Int(b2[j])])]
-                            let t3 = table[(s3 &<< 5) &+ Int(offsets[Int(b3[j])])]
-                            s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF); s2 = Int(t2 & 0x7FFF); s3 = Int(t3 & 0x7FFF)
-                            flags = t0 | t1 | t2 | t3
-                            if flags & 0x8000 != 0 { break }
-                            j &+= 1
-                        }
-                        guard flags & 0x8000 != 0 else { break }
-                        if reports(s0) { record(0, read[0] + j, s0) }
-                        if reports(s1) { record(1, read[1] + j, s1) }
-                        if reports(s2) { record(2, read[2] + j, s2) }
-                        if reports(s3) { record(3, read[3] + j, s3) }
-                        j &+= 1
-                    }
-                    states[0] = s0; states[1] = s1; states[2] = s2; states[3] = s3
-                }
-                for k in 0..<4 { read[k] += m }
-            } else if parts == 2 {
-                let b0 = base + read[0], b1 = base + read[1]
-                var s0 = states[0], s1 = 0
+                let b0 = base + start[0], b1 = base + start[1], b2 = base + start[2], b3 = base + start[3]
+                var s0 = states[0], s1 = states[1], s2 = states[2], s3 = states[3]
                 var j = 0
                 while j < m {
-                    let t0 = table[(s0 &<< 5) &+ Int(offsets[Int(b0[j])])]
-                    let t1 = table[(s1 &<< 5) &+ Int(offsets[Int(b1[j])])]
-                    s0 = Int(t0 & 0x7FFF); s1 = Int(t1 & 0x7FFF)
-                    if (t0 | t1) & 0x8000 != 0 {
-                        if t0 & 0x8000 != 0 { record(0, read[0] + j, s0) }
-                        if t1 & 0x8000 != 0 { record(1, read[1] + j, s1) }
+                    var flags = 0
+                    while j < m {
+                        s0 = step(s0, b0[j])
+                        s1 = step(s1, b1[j])
+                        s2 = step(s2, b2[j])
+                        s3 = step(s3, b3[j])
+                        flags = s0 | s1 | s2 | s3
+                        if flags & 0x8000 != 0 { break }
+                        j &+= 1
+                    }
+                    guard flags & 0x8000 != 0 else { break }
+                    record(0, start[0] + j, s0)
+                    record(1, start[1] + j, s1)
+                    record(2, start[2] + j, s2)
+                    record(3, start[3] + j, s3)
+                    j &+= 1
+                }
+                states[0] = s0 & 0x7FFF; states[1] = s1 & 0x7FFF; states[2] = s2 & 0x7FFF; states[3] = s3 & 0x7FFF
+            } else {
+                let b0 = base + start[0], b1 = base + start[1]
+                var s0 = states[0], s1 = states[1]
+                var j = 0
+                while j < m {
+                    s0 = step(s0, b0[j])
+                    s1 = step(s1, b1[j])
+                    if (s0 | s1) & 0x8000 != 0 {
+                        record(0, start[0] + j, s0)
+                        record(1, start[1] + j, s1)
                     }
                     j &+= 1
                 }
-                states[0] = s0; states[1] = s1
-                for k in 0..<2 { read[k] += m }
+                states[0] = s0 & 0x7FFF; states[1] = s1 & 0x7FFF
             }
             for k in 0..<parts {
                 var s = states[k]
-                var p = read[k]
+                var p = start[k] + m
                 while p < end[k] {
-                    let t = table[(s &<< 5) &+ Int(offsets[Int(base[p])])]
-                    s = Int(t & 0x7FFF)
-                    if t & 0x8000 != 0 { record(k, p, s) }
+                    s = step(s, base[p])
+                    record(k, p, s)
                     p += 1
                 }
-                states[k] = s
+                states[k] = s & 0x7FFF
+            }
+            // Check each guess against the true state (the previous part's last, checked
+            // before it) and repair the parts guessed wrong.
+            for k in 1..<parts {
+                let g = k == 1 ? guess.1 : k == 2 ? guess.2 : guess.3
+                if states[k - 1] != g { repair(base, lo, start[k], end[k], truth: states[k - 1], guess: g,
+                                               hits: hits, cursor: &cursor[k], state: &states[k]) }
             }
             state = states[parts - 1]
             // Close the gaps between the parts' regions (each moves down: a forward copy is safe).
             var count = cursor[0]
-            for k in 1..<max(parts, 1) {
+            for k in 1..<parts {
                 var r = start[k] - lo
                 while r < cursor[k] { hits[count] = hits[r]; count += 1; r += 1 }
             }
@@ -388,10 +431,40 @@ final class PhraseAutomaton: @unchecked Sendable {
         }
     }
 
+    /// A part of ``findHits`` that started from a wrong guess: reads it again from the true
+    /// state beside the guessed chain until they agree, and puts the true hits up to there
+    /// in place of the guessed ones (`state`: the part's last state, changed if they never
+    /// agree within it).
+    @inline(never)
+    private func repair(_ base: UnsafePointer<UInt8>, _ lo: Int, _ from: Int, _ to: Int, truth: Int, guess: Int,
+                        hits: UnsafeMutablePointer<UInt32>, cursor: inout Int, state: inout Int) {
+        let offsets = UnsafePointer(offsetOf)
+        let table = UnsafePointer(transitions)
+        var t = truth, g = guess
+        var p = from
+        var found: [UInt32] = []
+        while p < to, t != g {
+            let next = table[(t &<< 5) &+ Int(offsets[Int(base[p])])]
+            t = Int(next & 0x7FFF)
+            g = Int(table[(g &<< 5) &+ Int(offsets[Int(base[p])])] & 0x7FFF)
+            if next & 0x8000 != 0 { found.append(UInt32(truncatingIfNeeded: p - lo) << 16 | UInt32(truncatingIfNeeded: t)) }
+            p += 1
+        }
+        // Hits before `p` are replaced; from `p` on, the guessed chain was right.
+        if t != g { state = t }
+        let region = from - lo
+        var keep = region
+        while keep < cursor, Int(hits[keep] >> 16) + lo < p { keep += 1 }
+        let kept = cursor - keep
+        (hits + region + found.count).update(from: hits + keep, count: kept)   // memmove
+        for (k, h) in found.enumerated() { hits[region + k] = h }
+        cursor = region + found.count + kept
+    }
+
     @inline(never)
     private func report(_ base: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ o0: Int, _ o1: Int, _ body: (Int, Output) -> Void) {
         for o in o0..<o1 {
-            let out = outputs[o]
+            let out = outputTable[o]
             if out.boundaryEnd, i + 1 < n, isWordClass[Int(classOf[Int(base[i + 1])])] { continue }
             if out.boundaryStart {
                 let s = matchStart(base, end: i, length: Int(out.length))
