@@ -119,23 +119,29 @@ import Testing
 
     // MARK: Phrase automaton in parts
 
+    /// Calls `body` with the position and state of every hit ``PhraseAutomaton/findHits``
+    /// reports reading `p` in blocks of `step` bytes (the state carried from one to the next).
+    func forEachHit(_ p: UnsafeBufferPointer<UInt8>, _ auto: PhraseAutomaton, step: Int, _ body: (Int, Int) -> Void) {
+        guard let base = p.baseAddress else { return }
+        let buffer = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, p.count))
+        defer { buffer.deallocate() }
+        var state = 0
+        var lo = 0
+        while lo < p.count {
+            let hi = min(p.count, lo + step)
+            let count = auto.findHits(base, from: lo, to: hi, state: &state, into: buffer)
+            for h in 0..<count { body(lo + Int(buffer[h] >> 16), Int(buffer[h] & 0xFFFF)) }
+            lo = hi
+        }
+    }
+
     /// The phrase hits of `text` read in short stretches, each one chain (the reference),
     /// and in one stretch, cut into parts run side by side.
     func hitsInParts(_ text: [UInt8], _ auto: PhraseAutomaton) -> (oneChain: [Int], parts: [Int]) {
         text.withUnsafeBufferPointer { p -> ([Int], [Int]) in
-            guard let base = p.baseAddress else { return ([], []) }
-            let buffer = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, p.count))
-            defer { buffer.deallocate() }
             func read(step: Int) -> [Int] {
                 var found: [Int] = []
-                var state = 0
-                var lo = 0
-                while lo < p.count {
-                    let hi = min(p.count, lo + step)
-                    let count = auto.findHits(base, from: lo, to: hi, state: &state, into: buffer)
-                    for h in 0..<count { found.append((lo + Int(buffer[h] >> 16)) << 16 | Int(buffer[h] & 0xFFFF)) }
-                    lo = hi
-                }
+                forEachHit(p, auto, step: step) { position, state in found.append(position << 16 | state) }
                 return found
             }
             // Stretches shorter than four warm-ups are read in one chain.
@@ -274,22 +280,11 @@ import Testing
     /// carried from one to the next) and the outputs of the states it reports.
     func automatonHits(_ text: [UInt8], _ auto: PhraseAutomaton, step: Int) -> [Int] {
         text.withUnsafeBufferPointer { p -> [Int] in
-            guard let base = p.baseAddress else { return [] }
-            let buffer = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, p.count))
-            defer { buffer.deallocate() }
             var found: [Int] = []
-            var state = 0
-            var lo = 0
-            while lo < p.count {
-                let hi = min(p.count, lo + step)
-                let count = auto.findHits(base, from: lo, to: hi, state: &state, into: buffer)
-                for h in 0..<count {
-                    let s = Int(buffer[h] & 0xFFFF)
-                    for o in Int(auto.outputStart[s])..<Int(auto.outputStart[s + 1]) {
-                        found.append((lo + Int(buffer[h] >> 16)) << 16 | Int(auto.outputs[o].phrase))
-                    }
+            forEachHit(p, auto, step: step) { position, s in
+                for o in Int(auto.outputStart[s])..<Int(auto.outputStart[s + 1]) {
+                    found.append(position << 16 | Int(auto.outputs[o].phrase))
                 }
-                lo = hi
             }
             return found.sorted()
         }
