@@ -315,7 +315,9 @@ import Testing
             let from = next() % (phraseBytes.count - min(length, phraseBytes.count - 1))
             texts.append(Array(phraseBytes[from..<min(phraseBytes.count, from + length)]))
         }
-        // The DEV corpus texts, when present: one by one and joined.
+        // The DEV corpus texts, when present (a clone without it must pass too): one by
+        // one and joined.
+        let generated = texts.count
         if let dir = corpusDirectory, let data = FileManager.default.contents(atPath: dir + "/injection.jsonl") {
             var joined: [UInt8] = []
             for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
@@ -326,11 +328,11 @@ import Testing
             }
             texts.append(joined)
         }
-        var total = 0
-        for text in texts {
+        var generatedHits = 0
+        for (index, text) in texts.enumerated() {
             for auto in [InjectionScorer.sharedASCII, InjectionScorer.sharedNonASCII] {
                 let expected = naiveHits(text, auto)
-                total += expected.count
+                if index < generated { generatedHits += expected.count }
                 for step in [PhraseAutomaton.maxBlock, 1_000, 37, auto.maxDepth] {
                     let got = automatonHits(text, auto, step: step)
                     let same = got == expected
@@ -339,7 +341,8 @@ import Testing
                 }
             }
         }
-        #expect(total > 10_000)
+        // The generated texts alone hold thousands of hits (8,434 when this was written).
+        #expect(generatedHits > 5_000)
     }
 
     @Test func tokenBookkeepingAtWordEdges() {
