@@ -51,10 +51,10 @@ import Testing
                     }
                 }
                 let text = String(decoding: body, as: UTF8.self)
-                #expect(Array(workspace.numbers.positions) == Array(expected.numbers.positions), "numbers in \(text.debugDescription)")
-                #expect(Array(workspace.iban.positions) == Array(expected.iban.positions), "iban in \(text.debugDescription)")
-                #expect(Array(workspace.ipv6.positions) == Array(expected.ipv6.positions), "ipv6 in \(text.debugDescription)")
-                #expect(Array(workspace.email.positions) == Array(expected.email.positions), "email in \(text.debugDescription)")
+                #expect(Array(workspace.numbers.elements) == Array(expected.numbers.elements), "numbers in \(text.debugDescription)")
+                #expect(Array(workspace.iban.elements) == Array(expected.iban.elements), "iban in \(text.debugDescription)")
+                #expect(Array(workspace.ipv6.elements) == Array(expected.ipv6.elements), "ipv6 in \(text.debugDescription)")
+                #expect(Array(workspace.email.elements) == Array(expected.email.elements), "email in \(text.debugDescription)")
                 #expect(literals == expectedLiterals, "literals in \(text.debugDescription)")
             }
         }

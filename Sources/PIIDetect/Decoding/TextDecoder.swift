@@ -40,65 +40,72 @@ public enum TextDecoder {
     }
 }
 
-// MARK: - Output bytes in raw storage
+// MARK: - Growing buffers in raw storage
 
-/// A decoding pass's output: bytes in raw storage that grows as needed and is kept from
-/// one body to the next (an array append checks uniqueness and capacity out of line on
-/// every byte and run; here an append is a compare, a copy and an increment).
-struct ByteOutput: ~Copyable {
-    private(set) var base: UnsafeMutablePointer<UInt8>
+/// Elements in raw storage that grows as needed and is kept from one body to the next (a
+/// decoding pass's output, a list of start positions). An array append checks uniqueness
+/// and capacity out of line on every element; here it is a compare, a store and an
+/// increment.
+struct GrowingBuffer<Element: BitwiseCopyable>: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
-    private(set) var capacity = 0
+    private(set) var capacity: Int
 
-    init() {
-        base = .allocate(capacity: 0)
+    init(capacity: Int = 0) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
     }
 
     deinit { base.deallocate() }
 
-    /// Empties the output and makes room for `expected` bytes (a pass writes at most as
-    /// many bytes as it reads).
+    /// Empties the buffer and makes room for `expected` elements.
     mutating func reset(expected: Int) {
         count = 0
         if capacity < expected { grow(expected) }
     }
 
-    @inline(__always) mutating func append(_ byte: UInt8) {
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always) mutating func append(_ element: Element) {
         if count == capacity { grow(count + 1) }
-        base[count] = byte
+        base[count] = element
         count &+= 1
     }
 
-    @inline(__always) mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
-        guard let source = bytes.baseAddress else { return }
-        if count + bytes.count > capacity { grow(count + bytes.count) }
-        (base + count).update(from: source, count: bytes.count)
-        count &+= bytes.count
+    @inline(__always) mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let source = elements.baseAddress else { return }
+        if count + elements.count > capacity { grow(count + elements.count) }
+        (base + count).update(from: source, count: elements.count)
+        count &+= elements.count
     }
 
     @inline(never) private mutating func grow(_ needed: Int) {
-        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: max(needed, 2 * capacity, 64))
+        let size = max(needed, 2 * capacity, 64)
+        let larger = UnsafeMutablePointer<Element>.allocate(capacity: size)
         larger.update(from: base, count: count)
         base.deallocate()
         base = larger
-        capacity = max(needed, 2 * capacity, 64)
+        capacity = size
     }
 
-    var last: UInt8? { count > 0 ? base[count - 1] : nil }
+    var last: Element? { count > 0 ? base[count - 1] : nil }
 
     mutating func removeLast() {
-        precondition(count > 0, "removeLast on empty output")
+        precondition(count > 0, "removeLast on an empty buffer")
         count -= 1
     }
 
-    subscript(_ i: Int) -> UInt8 {
-        precondition(i >= 0 && i < count, "output index out of range")
+    subscript(_ i: Int) -> Element {
+        precondition(i >= 0 && i < count, "buffer index out of range")
         return base[i]
     }
 
-    /// The bytes written so far (valid until the next write).
-    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+    /// The elements written so far (valid until the next write).
+    var elements: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
 }
+
+/// A decoding pass's output bytes.
+typealias ByteOutput = GrowingBuffer<UInt8>
 
 // MARK: - Reusable decoding output
 
@@ -131,13 +138,13 @@ struct DecodeBuffers: ~Copyable {
             // whatever the flags find in the output was already in the body next to the
             // same bytes, so the body's flags hold (a superset at worst: the character
             // pass then changes nothing). Otherwise the output is scanned again.
-            if significant { flags = ByteFlags.scan(escapeOutput.bytes) }
+            if significant { flags = ByteFlags.scan(escapeOutput.elements) }
         }
         if flags.contains(.character) || flags.contains(.bareWord) {
             let bare = flags.contains(.bareWord)
             if escaped {
                 // The input is read while the output is written: different buffers.
-                CharacterPass.run(escapeOutput.bytes, bareWords: bare, into: &foldOutput, &foldMap)
+                CharacterPass.run(escapeOutput.elements, bareWords: bare, into: &foldOutput, &foldMap)
             } else {
                 CharacterPass.run(raw, bareWords: bare, into: &foldOutput, &foldMap)
             }
@@ -148,8 +155,8 @@ struct DecodeBuffers: ~Copyable {
     /// Calls `body` with the decoded bytes of the last body (`raw` itself when nothing
     /// needed decoding).
     func withOutput<R>(_ raw: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if folded { return body(foldOutput.bytes) }
-        if escaped { return body(escapeOutput.bytes) }
+        if folded { return body(foldOutput.elements) }
+        if escaped { return body(escapeOutput.elements) }
         return body(raw)
     }
 
@@ -361,7 +368,7 @@ enum EscapePass {
     static func run(_ p: UnsafeBufferPointer<UInt8>) -> ([UInt8], OffsetMap, emittedSignificant: Bool) {
         var out = ByteOutput(), map = OffsetMap()
         let significant = run(p, into: &out, &map)
-        return (Array(out.bytes), map, significant)
+        return (Array(out.elements), map, significant)
     }
 
     /// Decodes `p` into `out` and `map` (cleared first, their capacity reused); returns
@@ -531,7 +538,7 @@ enum CharacterPass {
     static func run(_ p: UnsafeBufferPointer<UInt8>, bareWords: Bool) -> ([UInt8], OffsetMap) {
         var out = ByteOutput(), map = OffsetMap()
         run(p, bareWords: bareWords, into: &out, &map)
-        return (Array(out.bytes), map)
+        return (Array(out.elements), map)
     }
 
     /// Decodes `p` into `out` and `map` (cleared first, their capacity reused).

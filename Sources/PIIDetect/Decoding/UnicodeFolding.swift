@@ -135,4 +135,4 @@ protocol ByteSink: ~Copyable {
 }
 
 extension Array: ByteSink where Element == UInt8 {}
-extension ByteOutput: ByteSink {}
+extension GrowingBuffer: ByteSink where Element == UInt8 {}

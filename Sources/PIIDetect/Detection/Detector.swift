@@ -118,46 +118,15 @@ public final class Detector: Sendable {
         return UnsafePointer(t)
     }()
 
-    /// A growing list of positions in raw storage: appending is a store and an increment
-    /// (an array append checks uniqueness and capacity out of line), and the storage is
-    /// kept from body to body.
-    struct PositionList: ~Copyable {
-        private(set) var base: UnsafeMutablePointer<Int32>
-        private(set) var count = 0
-        private(set) var capacity: Int
-
-        init() {
-            capacity = 64
-            base = .allocate(capacity: capacity)
-        }
-
-        deinit { base.deallocate() }
-
-        @inline(__always) mutating func append(_ position: Int32) {
-            if count == capacity { grow() }
-            base[count] = position
-            count &+= 1
-        }
-
-        @inline(never) mutating func grow() {
-            let larger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2)
-            larger.update(from: base, count: count)
-            base.deallocate()
-            base = larger
-            capacity *= 2
-        }
-
-        mutating func removeAll() { count = 0 }
-
-        var positions: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: base, count: count) }
-    }
+    /// Positions of one kind of start (kept from body to body).
+    typealias PositionList = GrowingBuffer<Int32>
 
     /// Possible starts of the anchored PII patterns.
     struct Starts: ~Copyable {
-        var numbers = PositionList()
-        var iban = PositionList()
-        var ipv6 = PositionList()
-        var email = PositionList()
+        var numbers = PositionList(capacity: 64)
+        var iban = PositionList(capacity: 64)
+        var ipv6 = PositionList(capacity: 64)
+        var email = PositionList(capacity: 64)
 
         mutating func reset() {
             numbers.removeAll()
@@ -303,8 +272,8 @@ public final class Detector: Sendable {
         let raw = UnsafeRawBufferPointer(p)
         let literals = findStarts(p, into: &state.starts)
         // Views of the start lists (not appended to while they are read).
-        let numberStarts = state.starts.numbers.positions, ibanStarts = state.starts.iban.positions
-        let ipv6Starts = state.starts.ipv6.positions, emailStarts = state.starts.email.positions
+        let numberStarts = state.starts.numbers.elements, ibanStarts = state.starts.iban.elements
+        let ipv6Starts = state.starts.ipv6.elements, emailStarts = state.starts.email.elements
 
         // Digit chains: cards, SSNs, phone numbers, IPv4.
         if let regex = numbers, !numberStarts.isEmpty {
