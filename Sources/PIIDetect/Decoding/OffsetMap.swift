@@ -24,7 +24,7 @@ struct OffsetMap: Sendable {
     /// body with a handful of decoded tokens (growing one append at a time reallocates
     /// several times).
     init(inputLength: Int) {
-        segments.reserveCapacity(min(64, inputLength / 4 + 4))
+        reset(inputLength: inputLength)
     }
 
     /// Empties the map for a pass over `inputLength` bytes, keeping its storage.

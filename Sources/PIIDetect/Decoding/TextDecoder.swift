@@ -15,19 +15,20 @@
 public enum TextDecoder {
     /// Decodes `raw` for detection; `nil` when nothing in it needs decoding.
     static func decodeIfNeeded(_ raw: UnsafeBufferPointer<UInt8>) -> DecodedText? {
-        let flags = ByteFlags.scan(raw)
-        guard flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) else { return nil }
-        return decode(raw, flags: flags)
+        var buffers = DecodeBuffers()
+        guard buffers.decode(raw) else { return nil }
+        return text(of: buffers, raw)
     }
 
     /// Decodes `raw` for detection.
     public static func decode(_ raw: UnsafeBufferPointer<UInt8>) -> DecodedText {
-        decode(raw, flags: ByteFlags.scan(raw))
+        var buffers = DecodeBuffers()
+        buffers.decode(raw)
+        return text(of: buffers, raw)
     }
 
-    static func decode(_ raw: UnsafeBufferPointer<UInt8>, flags: ByteFlags) -> DecodedText {
-        var buffers = DecodeBuffers()
-        buffers.decode(raw, flags: flags)
+    /// A copy of what `buffers` decoded from `raw`.
+    private static func text(of buffers: borrowing DecodeBuffers, _ raw: UnsafeBufferPointer<UInt8>) -> DecodedText {
         var layers: [OffsetMap] = []
         if buffers.escaped { layers.append(buffers.escapeMap) }
         if buffers.folded { layers.append(buffers.foldMap) }
@@ -109,7 +110,7 @@ typealias ByteOutput = GrowingBuffer<UInt8>
 
 // MARK: - Reusable decoding output
 
-/// The passes' output for one body, written into arrays that are kept (cleared, capacity
+/// The passes' output for one body, written into buffers that are kept (emptied, capacity
 /// kept) from one body to the next: a scan's workspace holds one, so decoding a body
 /// allocates nothing once the buffers have grown to the usual body size.
 struct DecodeBuffers: ~Copyable {
@@ -123,12 +124,11 @@ struct DecodeBuffers: ~Copyable {
     private(set) var escaped = false
     private(set) var folded = false
 
-    /// Whether the last body needed no decoding (its bytes are the output).
-    var isIdentity: Bool { !escaped && !folded }
-
-    /// Runs the passes `flags` asks for (from ``ByteFlags/scan(_:)`` of `raw`).
-    mutating func decode(_ raw: UnsafeBufferPointer<UInt8>, flags initial: ByteFlags) {
-        var flags = initial
+    /// Runs the passes `raw` needs (``ByteFlags/scan(_:)``); returns whether any ran
+    /// (when none did, the output is `raw` itself).
+    @discardableResult
+    mutating func decode(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        var flags = ByteFlags.scan(raw)
         escaped = false
         folded = false
         if flags.contains(.escape) {
@@ -150,6 +150,7 @@ struct DecodeBuffers: ~Copyable {
             }
             folded = true
         }
+        return escaped || folded
     }
 
     /// Calls `body` with the decoded bytes of the last body (`raw` itself when nothing

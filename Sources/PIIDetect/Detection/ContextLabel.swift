@@ -152,15 +152,14 @@ enum ContextLabel {
 
     /// Whether the bytes `range` of `p`, lower-cased, contain any of `words`.
     static func contains(_ p: UnsafeBufferPointer<UInt8>, in range: Range<Int>, anyOf words: WordList) -> Bool {
-        contains(UnsafeBufferPointer(rebasing: p[range]), lowering: true, anyOf: words)
+        contains(UnsafeBufferPointer(rebasing: p[range]), anyOf: words)
     }
 
-    /// Whether `label` contains any of `words` (lower-case ASCII); with `lowering`, the
-    /// label's ASCII letters are compared lower-cased.
-    static func contains<L: RandomAccessCollection<UInt8>>(_ label: L, lowering: Bool = false, anyOf words: WordList) -> Bool
+    /// Whether `label`, its ASCII letters lower-cased, contains any of `words` (lower case).
+    static func contains<L: RandomAccessCollection<UInt8>>(_ label: L, anyOf words: WordList) -> Bool
     where L.Index == Int {
         let n = label.count
-        @inline(__always) func at(_ k: Int) -> UInt8 { lowering ? lower(label[label.startIndex + k]) : label[label.startIndex + k] }
+        @inline(__always) func at(_ k: Int) -> UInt8 { lower(label[label.startIndex + k]) }
         // At each position, only the words that start with its byte.
         for i in 0..<n {
             let first = Int(at(i))

@@ -76,13 +76,11 @@ public final class Detector: Sendable {
     }
 
     private func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ state: inout ScanState) -> [Finding] {
-        let flags = ByteFlags.scan(bytes)
-        guard flags.contains(.escape) || flags.contains(.character) || flags.contains(.bareWord) else {
+        guard state.decoding.decode(bytes) else {
             // Nothing to decode: match on the body itself.
             findCandidates(in: bytes, &state)
             return resolve(state.candidates).map { Finding(type: $0.type, range: $0.range) }
         }
-        state.decoding.decode(bytes, flags: flags)
         // The decoded bytes live in `state.decoding`, which the candidate search does not
         // touch; its view stays valid until the next decode.
         let decoded = state.decoding.withOutput(bytes) { $0 }
@@ -384,36 +382,28 @@ public final class Detector: Sendable {
         var covered = [UInt64](repeating: 0, count: end / 64 + 1)
         var kept: [Candidate] = []
         covered.withUnsafeMutableBufferPointer { bits in
-            for c in ranked where !Detector.anySet(bits, c.range) {
-                Detector.set(bits, c.range)
+            for c in ranked where Detector.words(of: c.range, allMatch: { bits[$0] & $1 == 0 }) {
+                _ = Detector.words(of: c.range) { bits[$0] |= $1; return true }
                 kept.append(c)
             }
         }
         return kept.sorted { $0.range.lowerBound < $1.range.lowerBound }
     }
 
-    /// Whether a bit in `range` is set (`range` may be empty: then none is).
-    static func anySet(_ bits: UnsafeMutableBufferPointer<UInt64>, _ range: Range<Int>) -> Bool {
+    /// Calls `body` with each 64-bit word a bit range touches (its index, and the mask of
+    /// the range's bits in it) while `body` returns true; returns whether it always did
+    /// (an empty range touches no word).
+    @inline(__always)
+    static func words(of range: Range<Int>, allMatch body: (Int, UInt64) -> Bool) -> Bool {
         var i = range.lowerBound
         while i < range.upperBound {
-            let word = i >> 6, offset = i & 63
+            let offset = i & 63
             let count = min(64 - offset, range.upperBound - i)
             let mask = (count == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(count)) - 1) << UInt64(offset)
-            if bits[word] & mask != 0 { return true }
+            if !body(i >> 6, mask) { return false }
             i += count
         }
-        return false
-    }
-
-    /// Sets the bits in `range`.
-    static func set(_ bits: UnsafeMutableBufferPointer<UInt64>, _ range: Range<Int>) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let word = i >> 6, offset = i & 63
-            let count = min(64 - offset, range.upperBound - i)
-            bits[word] |= (count == 64 ? ~UInt64(0) : (UInt64(1) << UInt64(count)) - 1) << UInt64(offset)
-            i += count
-        }
+        return true
     }
 }
 

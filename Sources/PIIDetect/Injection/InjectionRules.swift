@@ -92,8 +92,7 @@ extension InjectionScorer {
                 upperRun = 0
             }
         }
-        let lowered = url.map(lower)
-        return ContextLabel.contains(lowered, anyOf: placeholderWords)
+        return ContextLabel.contains(url, anyOf: placeholderWords)
     }
 
     /// Tag characters and invisible characters that split words.

@@ -45,8 +45,8 @@ public enum IPValidator {
     /// Parses IPv6 text (with `::` compression, an optional embedded IPv4 tail and an
     /// optional `%zone`) into 16 bytes.
     public static func parseIPv6<S: RandomAccessCollection<UInt8>>(_ s: S) -> [UInt8]? where S.Index == Int {
-        // Positions from 0 (a slice's indices start elsewhere); the zone is not parsed.
-        let text = ZeroBased(s, upTo: s.firstIndex(of: 0x25) ?? s.endIndex)
+        // The address without its zone, indexed from 0 (IPv6 candidates are rare: one copy).
+        let text = Array(s.prefix { $0 != 0x25 })
         guard text.count >= 2, text.count <= 45 else { return nil }
         var head: [UInt16] = []
         var tail: [UInt16] = []
@@ -63,7 +63,7 @@ public enum IPValidator {
             var j = i
             while j < n, isHexDigit(text[j]) { j += 1 }
             if j < n, text[j] == 0x2E {
-                guard let v4 = parseIPv4((i..<n).lazy.map { text[$0] }) else { return nil }
+                guard let v4 = parseIPv4(text[i..<n]) else { return nil }
                 let a = UInt16(v4[0]) << 8 | UInt16(v4[1]), b = UInt16(v4[2]) << 8 | UInt16(v4[3])
                 if sawDoubleColon { tail += [a, b] } else { head += [a, b] }
                 i = n
@@ -107,17 +107,4 @@ public enum IPValidator {
         }
         return true
     }
-}
-
-/// The elements of a random-access collection from its start up to `end`, indexed from 0.
-struct ZeroBased<Base: RandomAccessCollection<UInt8>> where Base.Index == Int {
-    let base: Base
-    let count: Int
-
-    init(_ base: Base, upTo end: Int) {
-        self.base = base
-        self.count = end - base.startIndex
-    }
-
-    @inline(__always) subscript(_ i: Int) -> UInt8 { base[base.startIndex + i] }
 }
